@@ -1,0 +1,81 @@
+"""SQL sent to the source, per dialect: SQLite (embedded stand-in), PostgreSQL, T-SQL.
+
+The extract reads `SELECT *` so that a new source column is seen (schema drift),
+filters on the watermark with a typed literal in the source's own dialect, and
+takes the key snapshot from the primary key alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import urlsplit, urlunsplit
+
+from logistics_etl.contract import Table
+
+
+class SourceURLError(ValueError):
+    """A source URL that the extract cannot use."""
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    open_quote: str
+    close_quote: str
+    schema: str | None
+
+    def quote(self, ident: str) -> str:
+        if self.close_quote in ident:
+            raise ValueError(f"identifier {ident!r} contains a quote character")
+        return f"{self.open_quote}{ident}{self.close_quote}"
+
+    def table_ref(self, table: Table) -> str:
+        name = self.quote(table.name)
+        return f"{self.quote(self.schema)}.{name}" if self.schema else name
+
+    def literal(self, value: datetime | int) -> str:
+        if isinstance(value, int):
+            return str(int(value))
+        utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+        if self.name == "sqlite":
+            return f"'{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+        if self.name == "postgresql":
+            return f"TIMESTAMP '{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
+        return f"CAST('{utc.strftime('%Y-%m-%dT%H:%M:%S.%f')}' AS DATETIME2(7))"
+
+
+DIALECTS = {
+    "sqlite": Dialect("sqlite", '"', '"', None),
+    "postgresql": Dialect("postgresql", '"', '"', "dbo"),
+    "mssql": Dialect("tsql", "[", "]", "dbo"),
+}
+
+
+def dialect_for(url: str) -> Dialect:
+    scheme = urlsplit(url).scheme.split("+")[0]
+    scheme = {"postgres": "postgresql", "sqlserver": "mssql"}.get(scheme, scheme)
+    if scheme not in DIALECTS:
+        raise SourceURLError(f"source URL scheme {scheme!r} is not supported; use one of "
+                             f"sqlite:///path, postgresql://user:pw@host/db, mssql://user:pw@host:1433/LogisticsDB")
+    return DIALECTS[scheme]
+
+
+def redact(url: str) -> str:
+    """The URL with its password replaced, for logs and manifests."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def changed_rows(table: Table, dialect: Dialect, since: datetime | int | None) -> str:
+    sql = f"SELECT * FROM {dialect.table_ref(table)}"
+    if since is not None:
+        sql += f" WHERE {dialect.quote(table.watermark_column)} > {dialect.literal(since)}"
+    return sql
+
+
+def key_snapshot(table: Table, dialect: Dialect) -> str:
+    return f"SELECT {dialect.quote(table.key)} FROM {dialect.table_ref(table)}"

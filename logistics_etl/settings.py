@@ -1,0 +1,75 @@
+"""Every path and knob of the project, in one place.
+
+Values come from environment variables (so Airflow, dbt, the CLI and the tests
+all agree) with defaults that make a fresh clone work with nothing set. Nothing
+here touches the disk or the network: reading settings is free at DAG parse time.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the setting."""
+
+
+def _path(env: str, default: Path) -> Path:
+    raw = os.environ.get(env)
+    return Path(raw).expanduser().resolve() if raw else default
+
+
+def _int(env: str, default: int, minimum: int = 1) -> int:
+    raw = os.environ.get(env)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"setting {env}={raw!r} is not a whole number") from None
+    if value < minimum:
+        raise ConfigError(f"setting {env}={value} must be >= {minimum}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    source_url: str
+    lake_root: Path
+    duckdb_path: Path
+    batch_size: int
+    dbt_target: str
+    timezone: str
+    alert_email: str
+
+    @property
+    def manifest_path(self) -> Path:
+        return PROJECT_ROOT / "target" / "manifest.json"
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment that dbt needs to find the lake and the warehouse."""
+        return {
+            "LAKE_ROOT": str(self.lake_root),
+            "DUCKDB_PATH": str(self.duckdb_path),
+            "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+        }
+
+
+def load_settings() -> Settings:
+    data_dir = _path("LOGISTICS_DATA_DIR", PROJECT_ROOT / "data")
+    default_source = f"sqlite://{data_dir / 'source' / 'logisticsdb.sqlite'}"
+    return Settings(
+        data_dir=data_dir,
+        source_url=os.environ.get("LOGISTICS_SOURCE_URL") or default_source,
+        lake_root=_path("LAKE_ROOT", data_dir / "lake"),
+        duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
+        batch_size=_int("LOGISTICS_BATCH_SIZE", 50_000),
+        dbt_target=os.environ.get("DBT_TARGET", "dev"),
+        timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
+        alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
+    )

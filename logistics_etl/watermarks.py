@@ -1,0 +1,45 @@
+"""Watermarks, derived from the committed batch manifests.
+
+There is no separate watermark store to drift: a table's watermark is the
+highest `watermark_to` among its committed batches, so it advances exactly when
+a batch is committed and never before.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from logistics_etl.contract import Table
+from logistics_etl.lake import Manifest
+
+
+@dataclass(frozen=True)
+class Watermark:
+    column: str
+    value: datetime | int | None  # None: nothing landed yet, read everything
+
+    def query_from(self, overlap: timedelta) -> datetime | int | None:
+        """Exclusive lower bound for the next read: the watermark minus the overlap window."""
+        if self.value is None or isinstance(self.value, int):
+            return self.value
+        return self.value - overlap
+
+
+def parse_value(table: Table, text: str | None) -> datetime | int | None:
+    if text is None:
+        return None
+    if table.append_only:
+        return int(text)
+    return datetime.fromisoformat(text)
+
+
+def format_value(value: datetime | int | None) -> str | None:
+    if value is None:
+        return None
+    return str(value) if isinstance(value, int) else value.isoformat()
+
+
+def current(table: Table, manifests: list[Manifest]) -> Watermark:
+    values = [parse_value(table, m.watermark_to) for m in manifests if m.watermark_to is not None]
+    return Watermark(table.watermark_column, max(values) if values else None)
