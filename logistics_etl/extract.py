@@ -149,12 +149,11 @@ def extract_table(
     if mode == "incremental":
         since = wm.value - key_overlap if table.append_only and wm.value is not None else wm.query_from(overlap)
 
-    # Key snapshot first: a row deleted while we read is then seen as deleted on the next run.
-    keys = None
-    if not table.append_only:
-        keys = pa.concat_arrays([b.column(0).cast(pa.int64())
-                                 for b in reader(source_url, queries.key_snapshot(table, dialect), batch_size)]
-                                or [pa.array([], pa.int64())])
+    # Key snapshot first: a row deleted while we read is then seen as deleted on the next run;
+    # comparing it with the previous snapshot turns hard deletes into tombstone rows.
+    keys = pa.concat_arrays([b.column(0).cast(pa.int64())
+                             for b in reader(source_url, queries.key_snapshot(table, dialect), batch_size)]
+                            or [pa.array([], pa.int64())])
     dedupe_cols = [table.key] if table.append_only else [table.key, table.watermark_column]
     landed = _landed_versions(lake, table, manifests, since) if mode == "incremental" else None
     schema = pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS)
@@ -185,20 +184,19 @@ def extract_table(
         if writer is None:
             writer = _PartWriter(staging, schema, rows_per_file)
 
-        if keys is not None:
-            previous = lake.latest_keys(table.name, manifests)
-            if previous is not None:
-                gone = pc.filter(previous, pc.invert(pc.is_in(previous, keys)))
-                if changed_keys:
-                    gone = pc.filter(gone, pc.invert(pc.is_in(gone, pa.concat_arrays(changed_keys))))
-                if len(gone):
-                    cols = {f.name: pa.nulls(len(gone), f.type) for f in schema if not f.name.startswith("_")}
-                    cols[table.key] = gone
-                    tomb = pa.RecordBatch.from_pydict(cols, schema=pa.schema([f for f in schema
-                                                                             if not f.name.startswith("_")]))
-                    writer.write(_with_meta(tomb, batch_id, extracted_at, True))
-                    deleted = len(gone)
-            write_keys(staging / KEYS_FILE, table.key, keys)
+        previous = lake.latest_keys(table.name, manifests)
+        if previous is not None:
+            gone = pc.filter(previous, pc.invert(pc.is_in(previous, keys)))
+            if changed_keys:
+                gone = pc.filter(gone, pc.invert(pc.is_in(gone, pa.concat_arrays(changed_keys))))
+            if len(gone):
+                data_fields = [f for f in schema if not f.name.startswith("_")]
+                cols = {f.name: pa.nulls(len(gone), f.type) for f in data_fields}
+                cols[table.key] = gone
+                tomb = pa.RecordBatch.from_pydict(cols, schema=pa.schema(data_fields))
+                writer.write(_with_meta(tomb, batch_id, extracted_at, True))
+                deleted = len(gone)
+        write_keys(staging / KEYS_FILE, table.key, keys)
         files = writer.close()
 
         watermark_to = watermarks.format_value(max_wm) if max_wm is not None else \
@@ -208,7 +206,7 @@ def extract_table(
             watermark_from=watermarks.format_value(since), watermark_to=watermark_to,
             rows=rows, deleted_rows=deleted, files=files,
             schema=[{"name": f.name, "type": str(f.type)} for f in schema],
-            new_columns=new_columns, key_count=None if keys is None else len(keys),
+            new_columns=new_columns, key_count=len(keys),
             extracted_at=extracted_at.isoformat(), committed_at=datetime.now(timezone.utc).isoformat(),
             seconds=round(time.monotonic() - started, 3), source=queries.redact(source_url), run_id=run_id)
         lake.commit(staging, manifest)

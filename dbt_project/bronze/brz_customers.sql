@@ -1,0 +1,31 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'Customers') }}
+    {{- new_batches_only() }}
+
+),
+
+renamed as (
+
+    select
+        cast(CustomerID as {{ dbt.type_bigint() }}) as customer_id,
+        cast(CustomerCode as {{ dbt.type_string() }}) as customer_code,
+        cast(Name as {{ dbt.type_string() }}) as customer_name,
+        cast(Segment as {{ dbt.type_string() }}) as segment,
+        cast(Country as {{ dbt.type_string() }}) as country,
+        cast(City as {{ dbt.type_string() }}) as city,
+        {{ as_utc_timestamp('CreatedAt') }} as created_at,
+        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
+        _is_deleted as is_deleted,
+        _batch_id as batch_id,
+        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
+        filename as source_file,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,30 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'Routes') }}
+    {{- new_batches_only() }}
+
+),
+
+renamed as (
+
+    select
+        cast(RouteID as {{ dbt.type_bigint() }}) as route_id,
+        cast(OriginWarehouseID as {{ dbt.type_bigint() }}) as origin_warehouse_id,
+        cast(DestinationCity as {{ dbt.type_string() }}) as destination_city,
+        cast(DestinationCountry as {{ dbt.type_string() }}) as destination_country,
+        cast(DistanceKm as decimal(12, 2)) as distance_km,
+        cast(PlannedTransitHours as {{ dbt.type_int() }}) as planned_transit_hours,
+        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
+        _is_deleted as is_deleted,
+        _batch_id as batch_id,
+        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
+        filename as source_file,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+
+    from source
+
+)
+
+select * from renamed

@@ -1,0 +1,29 @@
+with
+
+source as (
+
+    select * from {{ source('lake', 'Vehicles') }}
+    {{- new_batches_only() }}
+
+),
+
+renamed as (
+
+    select
+        cast(VehicleID as {{ dbt.type_bigint() }}) as vehicle_id,
+        cast(CarrierID as {{ dbt.type_bigint() }}) as carrier_id,
+        cast(PlateNumber as {{ dbt.type_string() }}) as plate_number,
+        cast(VehicleType as {{ dbt.type_string() }}) as vehicle_type,
+        cast(CapacityKg as decimal(12, 2)) as capacity_kg,
+        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
+        _is_deleted as is_deleted,
+        _batch_id as batch_id,
+        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
+        filename as source_file,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+
+    from source
+
+)
+
+select * from renamed

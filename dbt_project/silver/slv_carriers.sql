@@ -1,0 +1,23 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_carriers_checked') }}
+
+),
+
+valid as (
+
+    select
+        carrier_id,
+        carrier_code,
+        carrier_name,
+        mode,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid

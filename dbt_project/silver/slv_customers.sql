@@ -1,0 +1,26 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_customers_checked') }}
+
+),
+
+valid as (
+
+    select
+        customer_id,
+        customer_code,
+        customer_name,
+        segment,
+        country,
+        city,
+        created_at,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid

@@ -1,0 +1,23 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_drivers_checked') }}
+
+),
+
+valid as (
+
+    select
+        driver_id,
+        carrier_id,
+        full_name,
+        license_number,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid

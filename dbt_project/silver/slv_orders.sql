@@ -1,0 +1,26 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_orders_checked') }}
+
+),
+
+valid as (
+
+    select
+        order_id,
+        customer_id,
+        ordered_at,
+        status,
+        currency,
+        total_amount,
+        total_amount_usd,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid

@@ -1,0 +1,62 @@
+with
+
+versions as (
+
+    {{ latest_version_per_key(ref('brz_orders'), 'order_id') }}
+
+),
+
+orders as (
+
+    select * from versions where not is_deleted
+
+),
+
+customers as (
+
+    select customer_id from {{ ref('slv_customers') }}
+
+),
+
+rates as (
+
+    select currency_code, usd_per_unit from {{ ref('currency_rates') }}
+
+),
+
+statuses as (
+
+    select status_code from {{ ref('order_statuses') }}
+
+),
+
+checked as (
+
+    select
+        orders.order_id,
+        orders.customer_id,
+        orders.ordered_at,
+        orders.status,
+        orders.currency,
+        orders.total_amount,
+        cast(round(orders.total_amount * rates.usd_per_unit, 2) as decimal(18, 2)) as total_amount_usd,
+        orders.modified_at,
+        orders.batch_id,
+        case
+            when customers.customer_id is null then 'unknown_customer'
+            when orders.ordered_at is null then 'missing_ordered_at'
+            when statuses.status_code is null then 'unknown_order_status'
+            when rates.currency_code is null then 'unknown_currency'
+            when orders.total_amount is null or orders.total_amount < 0 then 'negative_total_amount'
+        end as quarantine_reason
+    from orders
+    left join customers
+        on orders.customer_id = customers.customer_id
+    left join rates
+        on orders.currency = rates.currency_code
+    left join statuses
+        on orders.status = statuses.status_code
+
+)
+
+select * from checked

@@ -1,0 +1,25 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_routes_checked') }}
+
+),
+
+valid as (
+
+    select
+        route_id,
+        origin_warehouse_id,
+        destination_city,
+        destination_country,
+        distance_km,
+        planned_transit_hours,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid

@@ -1,0 +1,87 @@
+with
+
+versions as (
+
+    {{ latest_version_per_key(ref('brz_shipments'), 'shipment_id') }}
+
+),
+
+shipments as (
+
+    select * from versions where not is_deleted
+
+),
+
+orders as (
+
+    select order_id from {{ ref('slv_orders') }}
+
+),
+
+carriers as (
+
+    select carrier_id from {{ ref('slv_carriers') }}
+
+),
+
+routes as (
+
+    select route_id from {{ ref('slv_routes') }}
+
+),
+
+rates as (
+
+    select currency_code, usd_per_unit from {{ ref('currency_rates') }}
+
+),
+
+statuses as (
+
+    select status_code from {{ ref('shipment_statuses') }}
+
+),
+
+checked as (
+
+    select
+        shipments.shipment_id,
+        shipments.order_id,
+        shipments.carrier_id,
+        shipments.route_id,
+        shipments.vehicle_id,
+        shipments.driver_id,
+        shipments.shipped_at,
+        shipments.promised_at,
+        shipments.delivered_at,
+        shipments.status,
+        shipments.weight_kg,
+        shipments.freight_cost,
+        shipments.currency,
+        cast(round(shipments.freight_cost * rates.usd_per_unit, 2) as decimal(18, 2)) as freight_cost_usd,
+        shipments.modified_at,
+        shipments.batch_id,
+        case
+            when carriers.carrier_id is null then 'unknown_carrier'
+            when orders.order_id is null then 'unknown_order'
+            when routes.route_id is null then 'unknown_route'
+            when shipments.weight_kg is null or shipments.weight_kg <= 0 then 'weight_not_positive'
+            when shipments.delivered_at < shipments.shipped_at then 'delivered_before_shipped'
+            when statuses.status_code is null then 'unknown_shipment_status'
+            when rates.currency_code is null then 'unknown_currency'
+        end as quarantine_reason
+    from shipments
+    left join orders
+        on shipments.order_id = orders.order_id
+    left join carriers
+        on shipments.carrier_id = carriers.carrier_id
+    left join routes
+        on shipments.route_id = routes.route_id
+    left join rates
+        on shipments.currency = rates.currency_code
+    left join statuses
+        on shipments.status = statuses.status_code
+
+)
+
+select * from checked

@@ -1,0 +1,24 @@
+with
+
+checked as (
+
+    select * from {{ ref('slv_warehouses_checked') }}
+
+),
+
+valid as (
+
+    select
+        warehouse_id,
+        warehouse_code,
+        warehouse_name,
+        city,
+        country,
+        modified_at,
+        batch_id
+    from checked
+    where quarantine_reason is null
+
+)
+
+select * from valid
