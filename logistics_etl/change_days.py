@@ -77,7 +77,7 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     conn.executemany('UPDATE "Customers" SET "Country" = ?, "City" = ?, "Segment" = ?, "ModifiedAt" = ? '
                      'WHERE "CustomerID" = ?',
                      [(cities[p][0], cities[p][1], str(sg), w, int(i))
-                      for p, sg, w, i in zip(pick, seg, fmt_times(when), upd)])
+                      for p, sg, w, i in zip(pick, seg, fmt_times(when), upd, strict=True)])
 
     # Reference data drifts slowly.
     if day % 3 == 1:
@@ -87,7 +87,8 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     r_ids = rng.choice(np.arange(1, n["routes"] + 1), 3, replace=False)
     conn.executemany('UPDATE "Routes" SET "PlannedTransitHours" = "PlannedTransitHours" + ?, "ModifiedAt" = ? '
                      'WHERE "RouteID" = ?',
-                     [(int(d), w, int(r)) for d, w, r in zip(rng.integers(1, 6, 3), fmt_times(in_day(3)), r_ids)])
+                     [(int(d), w, int(r))
+                      for d, w, r in zip(rng.integers(1, 6, 3), fmt_times(in_day(3)), r_ids, strict=True)])
 
     # Open shipments progress: Created ones ship, InTransit ones arrive (or get lost / returned).
     open_rows = conn.execute(

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -139,7 +139,7 @@ def extract_table(
     progress: Callable[[str, int], None] | None = None,
 ) -> ExtractResult:
     started = time.monotonic()
-    extracted_at = datetime.now(timezone.utc)
+    extracted_at = datetime.now(UTC)
     dialect = queries.dialect_for(source_url)
     manifests = lake.manifests(table.name)
     batch_id = (manifests[-1].batch_id + 1) if manifests else 1
@@ -207,7 +207,7 @@ def extract_table(
             rows=rows, deleted_rows=deleted, files=files,
             schema=[{"name": f.name, "type": str(f.type)} for f in schema],
             new_columns=new_columns, key_count=len(keys),
-            extracted_at=extracted_at.isoformat(), committed_at=datetime.now(timezone.utc).isoformat(),
+            extracted_at=extracted_at.isoformat(), committed_at=datetime.now(UTC).isoformat(),
             seconds=round(time.monotonic() - started, 3), source=queries.redact(source_url), run_id=run_id)
         lake.commit(staging, manifest)
     if new_columns:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +38,7 @@ class StandInState:
     @property
     def clock(self) -> datetime:
         """The source's 'now': the end of the last applied day."""
-        return datetime.fromtimestamp(S.ANCHOR.timestamp() + self.day * DAY, tz=timezone.utc)
+        return datetime.fromtimestamp(S.ANCHOR.timestamp() + self.day * DAY, tz=UTC)
 
 
 def fmt_times(secs: np.ndarray) -> list[str | None]:
@@ -47,8 +47,9 @@ def fmt_times(secs: np.ndarray) -> list[str | None]:
     out: list[str | None] = [None] * len(secs)
     ok = ~np.isnan(secs)
     if ok.any():
-        text = np.datetime_as_string(secs[ok].astype("int64").astype("datetime64[s]").astype("datetime64[us]"), unit="us")
-        for i, t in zip(np.flatnonzero(ok), np.char.replace(text, "T", " ")):
+        instants = secs[ok].astype("int64").astype("datetime64[s]").astype("datetime64[us]")
+        text = np.datetime_as_string(instants, unit="us")
+        for i, t in zip(np.flatnonzero(ok), np.char.replace(text, "T", " "), strict=True):
             out[i] = str(t)
     return out
 
@@ -59,7 +60,8 @@ def _money(x: np.ndarray) -> list[float]:
 
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[Row]) -> int:
     cols = TABLES_BY_NAME[table].column_names
-    sql = f'INSERT INTO "{table}" ({", ".join(f"{c!r}".replace(chr(39), chr(34)) for c in cols)}) VALUES ({", ".join("?" * len(cols))})'
+    columns = ", ".join(f'"{c}"' for c in cols)
+    sql = f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(cols))})'
     cur = conn.executemany(sql, list(rows))
     return cur.rowcount
 
@@ -100,8 +102,9 @@ def _reference_rows(rng: np.random.Generator, n: dict[str, int], start: int):
     vtype = rng.integers(0, len(S.VEHICLE_TYPES), nv)
     cap = np.round(rng.uniform(800, 26_000, nv), 2)
     vmod = fmt_times(start - rng.integers(10, 200, nv) * DAY)
-    vehicles = [(i + 1, int(vcar[i]), f"{S.COUNTRIES[i % 7][0]}-{1000 + i:04d}-{chr(65 + i % 26)}{chr(65 + (i // 26) % 26)}",
-                 S.VEHICLE_TYPES[vtype[i]], float(cap[i]), vmod[i]) for i in range(nv)]
+    plates = [f"{S.COUNTRIES[i % 7][0]}-{1000 + i:04d}-{chr(65 + i % 26)}{chr(65 + (i // 26) % 26)}" for i in range(nv)]
+    vehicles = [(i + 1, int(vcar[i]), plates[i], S.VEHICLE_TYPES[vtype[i]], float(cap[i]), vmod[i])
+                for i in range(nv)]
     nd = n["drivers"]
     dcar = (np.arange(nd) % len(S.CARRIERS)) + 1
     fi = rng.integers(0, len(S.FIRST_NAMES), nd)

@@ -8,7 +8,7 @@ takes the key snapshot from the primary key alone.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
 from logistics_etl.contract import Table
@@ -37,7 +37,7 @@ class Dialect:
     def literal(self, value: datetime | int) -> str:
         if isinstance(value, int):
             return str(int(value))
-        utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+        utc = value.astimezone(UTC).replace(tzinfo=None)
         if self.name == "sqlite":
             return f"'{utc.strftime('%Y-%m-%d %H:%M:%S.%f')}'"
         if self.name == "postgresql":

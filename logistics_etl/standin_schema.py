@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from logistics_etl.contract import TABLES, TYPES, Table
 
 # Day 0 of every stand-in: the initial load covers the year before this instant,
 # change day N covers [ANCHOR + (N-1) days, ANCHOR + N days).
-ANCHOR = datetime(2025, 6, 1, tzinfo=timezone.utc)
+ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 HISTORY_DAYS = 365
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how the SQLite stand-in stores datetime2 values
 

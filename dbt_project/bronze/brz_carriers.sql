@@ -13,7 +13,7 @@ renamed as (
         cast(CarrierID as {{ dbt.type_bigint() }}) as carrier_id,
         cast(CarrierCode as {{ dbt.type_string() }}) as carrier_code,
         cast(Name as {{ dbt.type_string() }}) as carrier_name,
-        cast(Mode as {{ dbt.type_string() }}) as mode,
+        cast(Mode as {{ dbt.type_string() }}) as transport_mode,
         {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
         _is_deleted as is_deleted,
         _batch_id as batch_id,

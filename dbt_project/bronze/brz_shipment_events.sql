@@ -14,7 +14,7 @@ renamed as (
         cast(ShipmentID as {{ dbt.type_bigint() }}) as shipment_id,
         cast(EventType as {{ dbt.type_string() }}) as event_type,
         {{ as_utc_timestamp('EventAt') }} as event_at,
-        cast(Location as {{ dbt.type_string() }}) as location,
+        cast(Location as {{ dbt.type_string() }}) as event_location,
         _is_deleted as is_deleted,
         _batch_id as batch_id,
         {{ as_utc_timestamp('_extracted_at') }} as extracted_at,

@@ -12,7 +12,7 @@ final as (
         carrier_id,
         carrier_code,
         carrier_name,
-        mode as transport_mode,
+        transport_mode,
         modified_at
     from carriers
 

@@ -12,7 +12,7 @@ valid as (
         carrier_id,
         carrier_code,
         carrier_name,
-        mode,
+        transport_mode,
         modified_at,
         batch_id
     from checked

@@ -8,7 +8,8 @@ versions as (
 
 carriers as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 
@@ -24,7 +25,7 @@ checked as (
         carriers.carrier_id,
         carriers.carrier_code,
         carriers.carrier_name,
-        carriers.mode,
+        carriers.transport_mode,
         carriers.modified_at,
         carriers.batch_id,
         case
@@ -33,7 +34,7 @@ checked as (
         end as quarantine_reason
     from carriers
     left join modes
-        on carriers.mode = modes.mode_code
+        on carriers.transport_mode = modes.mode_code
 
 )
 

@@ -8,7 +8,8 @@ versions as (
 
 orders as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 
@@ -20,7 +21,10 @@ customers as (
 
 rates as (
 
-    select currency_code, usd_per_unit from {{ ref('currency_rates') }}
+    select
+        currency_code,
+        usd_per_unit
+    from {{ ref('currency_rates') }}
 
 ),
 

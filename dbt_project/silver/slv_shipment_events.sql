@@ -13,7 +13,7 @@ valid as (
         shipment_id,
         event_type,
         event_at,
-        location,
+        event_location,
         batch_id
     from checked
     where quarantine_reason is null

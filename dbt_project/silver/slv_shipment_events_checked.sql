@@ -8,7 +8,8 @@ versions as (
 
 events as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 
@@ -27,7 +28,7 @@ checked as (
         events.shipment_id,
         events.event_type,
         events.event_at,
-        events.location,
+        events.event_location,
         events.batch_id,
         case
             when shipments.shipment_id is null then 'unknown_shipment'

@@ -8,7 +8,8 @@ versions as (
 
 shipments as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 
@@ -32,7 +33,10 @@ routes as (
 
 rates as (
 
-    select currency_code, usd_per_unit from {{ ref('currency_rates') }}
+    select
+        currency_code,
+        usd_per_unit
+    from {{ ref('currency_rates') }}
 
 ),
 

@@ -8,7 +8,8 @@ versions as (
 
 vehicles as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 

@@ -8,7 +8,8 @@ versions as (
 
 warehouses as (
 
-    select * from versions where not is_deleted
+    select * from versions
+    where not is_deleted
 
 ),
 

@@ -1,0 +1,34 @@
+"""The environment of the project's local Airflow (metadata DB, DAG folder, no telemetry)."""
+
+from __future__ import annotations
+
+import os
+
+from logistics_etl.settings import PROJECT_ROOT, Settings
+
+
+def airflow_env(settings: Settings) -> dict[str, str]:
+    home = settings.data_dir / "airflow"
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
+        "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # offline machines: no usage statistics from Airflow, cosmos or dbt
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+        "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+        "SCARF_ANALYTICS": "false",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # the settings every task reads, so that Airflow and the CLI agree
+        "LOGISTICS_DATA_DIR": str(settings.data_dir),
+        "LOGISTICS_SOURCE_URL": settings.source_url,
+        **settings.dbt_env(),
+    }
+    return env
+
+
+def with_airflow_env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, **airflow_env(settings)}

@@ -1,0 +1,221 @@
+"""`logistics`: every step of the pipeline outside Airflow, for people and tests.
+
+    logistics source generate|advance|status   the embedded LogisticsDB stand-in
+    logistics extract                           source tables -> lake batches
+    logistics dbt ARGS...                       dbt with the project's profiles and paths
+    logistics airflow ARGS...                   the project's local Airflow CLI
+    logistics run                               the whole DAG end to end, then the gold summary
+    logistics summary | history                 gold numbers; extract batches per table
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from logistics_etl import generator
+from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
+
+DAG_ID = "medallion_architecture_etl"
+
+
+def _sqlite_path(settings: Settings, override: str | None) -> Path:
+    url = override or settings.source_url
+    if not url.startswith("sqlite://"):
+        raise ConfigError(f"the stand-in commands work on a sqlite:// source, not {url!r}")
+    return Path(url.removeprefix("sqlite://"))
+
+
+def cmd_source(args, settings: Settings) -> int:
+    path = _sqlite_path(settings, args.source)
+    if args.action == "generate":
+        t = time.monotonic()
+        state = generator.generate(path, scale=args.scale, seed=args.seed, overwrite=args.force)
+        print(f"generated {path} (scale {state.scale}, seed {state.seed}) in {time.monotonic() - t:.1f}s")
+    elif args.action == "advance":
+        state = generator.advance(path, args.days, progress=lambda d: print(f"applied change day {d}"))
+    else:
+        state = generator.read_state(path)
+    print(f"source clock {state.clock.isoformat()} (day {state.day}); rows: "
+          + ", ".join(f"{t}={n}" for t, n in generator.table_counts(path).items()))
+    return 0
+
+
+def cmd_extract(args, settings: Settings) -> int:
+    from logistics_etl.contract import resolve_tables
+    from logistics_etl.extract import extract_table
+    from logistics_etl.lake import Lake
+
+    tables = resolve_tables(args.tables.split(",") if args.tables else None)
+    lake = Lake(Path(args.lake).resolve() if args.lake else settings.lake_root)
+    url = args.source or settings.source_url
+    tty = sys.stdout.isatty()
+    for table in tables:
+        r = extract_table(table, url, lake, full_refresh=args.full_refresh, batch_size=args.batch_size or
+                          settings.batch_size,
+                          progress=(lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else None)
+        clear = "\r\033[K" if tty else ""
+        print(f"{clear}{r.table:<15} batch {r.batch_id:>4} {r.mode:<11} rows {r.rows:>9} "
+              f"deleted {r.deleted_rows:>6} {r.bytes / 1e6:8.2f} MB {r.seconds:6.2f}s")
+    return 0
+
+
+def _run(cmd: list[str], env: dict[str, str]) -> int:
+    return subprocess.run(cmd, env=env, cwd=PROJECT_ROOT).returncode
+
+
+def dbt_environ(settings: Settings) -> dict[str, str]:
+    return {**os.environ, **settings.dbt_env(), "DBT_TARGET": settings.dbt_target,
+            "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+
+
+def _dbt_bin() -> str:
+    return str(Path(sys.executable).with_name("dbt"))
+
+
+def cmd_dbt(args, settings: Settings) -> int:
+    return _run([_dbt_bin(), *args.dbt_args], dbt_environ(settings))
+
+
+def cmd_airflow(args, settings: Settings) -> int:
+    from logistics_etl.airflow_env import with_airflow_env
+
+    return _run([str(Path(sys.executable).with_name("airflow")), *args.airflow_args], with_airflow_env(settings))
+
+
+def cmd_run(args, settings: Settings) -> int:
+    """Source (made once), dbt manifest, Airflow metadata DB, then `airflow dags test` and the summary."""
+    from logistics_etl.airflow_env import with_airflow_env
+
+    started = time.monotonic()
+    path = _sqlite_path(settings, None)
+    if not path.exists():
+        print(f"[1/4] generating the source stand-in at scale {args.scale} (seed {args.seed})")
+        generator.generate(path, scale=args.scale, seed=args.seed)
+    else:
+        state = generator.read_state(path)
+        print(f"[1/4] source stand-in exists: scale {state.scale}, seed {state.seed}, day {state.day}")
+        if state.scale != args.scale or state.seed != args.seed:
+            print(f"      (asked for scale {args.scale} seed {args.seed}: remove {path} or use "
+                  "`logistics source generate --force` to start over)")
+    run_date = args.date or generator.read_state(path).clock.date()
+    print("[2/4] dbt parse -> target/manifest.json")
+    if _run([_dbt_bin(), "parse", "--quiet"], dbt_environ(settings)):
+        return 1
+    env = with_airflow_env(settings)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    print(f"[3/4] Airflow metadata DB in {env['AIRFLOW_HOME']}")
+    if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True,
+                      text=True).returncode:
+        return _run([airflow, "db", "migrate"], env)
+    print(f"[4/4] airflow dags test {DAG_ID} {run_date}")
+    log = settings.data_dir / "airflow" / f"dags-test-{run_date}.log"
+    with open(log, "w") as fh:
+        rc = subprocess.run([airflow, "dags", "test", DAG_ID, str(run_date)], env=env, cwd=PROJECT_ROOT,
+                            stdout=fh, stderr=subprocess.STDOUT).returncode
+    failed = _failed_tasks(log)
+    if rc or failed:
+        print(f"DAG run failed (exit {rc}); failed tasks: {', '.join(failed) or '?'}; full log: {log}")
+        return rc or 1
+    from logistics_etl.report import gold_summary
+
+    print(f"DAG run succeeded in {time.monotonic() - started:.0f}s (log: {log})\n")
+    print(gold_summary(settings.duckdb_path))
+    return 0
+
+
+def _failed_tasks(log: Path) -> list[str]:
+    failed = []
+    for line in log.read_text(errors="replace").splitlines():
+        if "state=failed" in line.replace(" ", "") or "Marking task as FAILED" in line:
+            failed.append(line.strip()[:160])
+    return failed
+
+
+def cmd_summary(args, settings: Settings) -> int:
+    from logistics_etl.report import gold_summary
+
+    print(gold_summary(settings.duckdb_path, args.date))
+    return 0
+
+
+def cmd_history(args, settings: Settings) -> int:
+    from logistics_etl.contract import resolve_tables
+    from logistics_etl.lake import Lake
+    from logistics_etl.report import extract_history
+
+    names = [t.name for t in resolve_tables(args.tables.split(","))] if args.tables else None
+    print(extract_history(Lake(settings.lake_root), names, args.last))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="logistics", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("source", help="generate, advance or inspect the embedded LogisticsDB stand-in")
+    s.add_argument("action", choices=["generate", "advance", "status"])
+    s.add_argument("--scale", type=float, default=1.0, help="1 = 100k orders and shipments, 500k events")
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--days", type=int, default=1, help="change days to apply (advance)")
+    s.add_argument("--force", action="store_true", help="replace an existing stand-in (generate)")
+    s.add_argument("--source", help="sqlite:///path of the stand-in (default: LOGISTICS_SOURCE_URL or data/)")
+    s.set_defaults(func=cmd_source)
+
+    e = sub.add_parser("extract", help="land changed source rows in the lake, one batch per table")
+    e.add_argument("--tables", help="comma-separated source tables (default: all nine)")
+    e.add_argument("--full-refresh", action="store_true", help="re-read whole tables, not just changes")
+    e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://...")
+    e.add_argument("--lake", help="lake folder (default: LAKE_ROOT or data/lake)")
+    e.add_argument("--batch-size", type=int, help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
+    e.set_defaults(func=cmd_extract)
+
+    d = sub.add_parser("dbt", help="dbt with DBT_PROFILES_DIR, LAKE_ROOT and DUCKDB_PATH set",
+                       prefix_chars="\0")
+    d.add_argument("dbt_args", nargs=argparse.REMAINDER)
+    d.set_defaults(func=cmd_dbt)
+
+    a = sub.add_parser("airflow", help="the Airflow CLI on the project's local Airflow home",
+                       prefix_chars="\0")
+    a.add_argument("airflow_args", nargs=argparse.REMAINDER)
+    a.set_defaults(func=cmd_airflow)
+
+    r = sub.add_parser("run", help="run the whole DAG on the embedded defaults, then print the gold summary")
+    r.add_argument("--scale", type=float, default=1.0, help="scale of a newly generated stand-in")
+    r.add_argument("--seed", type=int, default=42)
+    r.add_argument("--date", type=date.fromisoformat, help="logical date (default: the source's clock)")
+    r.set_defaults(func=cmd_run)
+
+    m = sub.add_parser("summary", help="rows per gold model and carrier on-time rates")
+    m.add_argument("--date", type=date.fromisoformat, help="delivery date (default: the latest)")
+    m.set_defaults(func=cmd_summary)
+
+    h = sub.add_parser("history", help="committed extract batches per table, newest last")
+    h.add_argument("--tables", help="comma-separated source tables")
+    h.add_argument("--last", type=int, default=5, help="batches per table")
+    h.set_defaults(func=cmd_history)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, load_settings())
+    except (ConfigError, generator.StandInError, KeyError, FileNotFoundError) as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"error: {msg}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
