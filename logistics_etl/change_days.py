@@ -70,6 +70,7 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     k_upd = max(2, round(n["customers"] * 0.003))
     upd = np.unique(rng.choice(cust_ids[:-k_new], k_upd, replace=False))
     late = rng.random(len(upd)) < 0.2  # committed late: ModifiedAt before the previous extract
+    late[0] = True  # at least one a day, at every scale
     when = np.where(late, t0 - rng.uniform(HOUR, 6 * HOUR, len(upd)).round(), in_day(len(upd)))
     cities = [(code, city) for code, _, cs in S.COUNTRIES for city in cs]
     pick = rng.integers(0, len(cities), len(upd))

@@ -1,0 +1,230 @@
+"""The extract: watermarks, batches, deletes, late rows, crash safety and schema drift, on a real SQLite source."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections import Counter
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from logistics_etl import generator, queries
+from logistics_etl.conform import SchemaDriftError
+from logistics_etl.contract import TABLES, get_table, resolve_tables
+from logistics_etl.extract import extract_table, read_arrow
+from logistics_etl.lake import Lake
+from logistics_etl.settings import ConfigError, load_settings
+
+
+def url(path: Path) -> str:
+    return f"sqlite://{path}"
+
+
+def extract_all(source: Path, lake: Lake, **kw) -> dict:
+    return {t.name: extract_table(t, url(source), lake, **kw) for t in TABLES}
+
+
+def landed(lake: Lake, table: str) -> pa.Table:
+    files = sorted(lake.table_dir(table).glob("batch=*/part-*.parquet"))
+    return pa.concat_tables(pq.read_table(f) for f in files)
+
+
+def source_versions(source: Path, table) -> set[tuple]:
+    con = sqlite3.connect(source)
+    col = table.watermark_column
+    rows = con.execute(f'SELECT "{table.key}", "{col}" FROM "{table.name}"').fetchall()
+    con.close()
+    if table.append_only:
+        return {(k,) for k, _ in rows}
+    return {(k, generator.fmt_times([_epoch(m)])[0]) for k, m in rows}
+
+
+def _epoch(text: str) -> float:
+    from datetime import datetime, timezone
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+def lake_versions(lake: Lake, table) -> Counter:
+    t = landed(lake, table.name).filter(pa.compute.invert(pa.compute.field("_is_deleted")))
+    keys = t.column(table.key).to_pylist()
+    if table.append_only:
+        return Counter((k,) for k in keys)
+    mods = [generator.fmt_times([m.timestamp()])[0] for m in t.column("ModifiedAt").to_pylist()]
+    return Counter(zip(keys, mods, strict=True))
+
+
+def test_first_run_lands_every_row_with_a_manifest(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    results = extract_all(source_db, lake)
+    counts = generator.table_counts(source_db)
+    for t in TABLES:
+        r = results[t.name]
+        assert (r.rows, r.mode, r.batch_id, r.deleted_rows) == (counts[t.name], "full", 1, 0)
+        [m] = lake.manifests(t.name)
+        assert m.rows == counts[t.name] and m.key_count == counts[t.name]
+        assert m.watermark_from is None and m.watermark_to is not None
+        assert [f["name"] for f in m.files] == ["part-00000.parquet"] and m.files[0]["bytes"] > 0
+        assert {c["name"] for c in m.schema} >= set(t.column_names) | {"_batch_id", "_is_deleted"}
+        schema = pq.read_schema(lake.batch_dir(t.name, 1) / "part-00000.parquet")
+        for col in t.columns:
+            assert schema.field(col.name).type == col.arrow_type, (t.name, col.name)
+        assert not (tmp_path / "lake" / "_staging" / t.name).exists() or \
+            not any((tmp_path / "lake" / "_staging" / t.name).iterdir())
+
+
+def test_values_survive_the_trip(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    extract_table(get_table("Shipments"), url(source_db), lake)
+    t = landed(lake, "Shipments").sort_by("ShipmentID")
+    con = sqlite3.connect(source_db)
+    first = con.execute('SELECT "ShipmentID", "WeightKg", "FreightCost", "ShippedAt" FROM "Shipments" '
+                        'WHERE "ShippedAt" IS NOT NULL ORDER BY 1 LIMIT 1').fetchone()
+    row = t.filter(pa.compute.equal(t.column("ShipmentID"), first[0])).to_pylist()[0]
+    assert str(row["WeightKg"]) == f"{first[1]:.2f}" and str(row["FreightCost"]) == f"{first[2]:.2f}"
+    from datetime import datetime, timezone
+    assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=timezone.utc)
+
+
+def test_rerun_without_changes_lands_nothing(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    extract_all(source_db, lake)
+    again = extract_all(source_db, lake)
+    for t in TABLES:
+        assert (again[t.name].rows, again[t.name].deleted_rows, again[t.name].mode) == (0, 0, "incremental")
+        ms = lake.manifests(t.name)
+        assert ms[-1].watermark_to == ms[0].watermark_to, "an empty batch keeps the watermark"
+        assert max(lake_versions(lake, t).values()) == 1
+
+
+def test_change_days_land_every_version_exactly_once(source_db: Path, tmp_path: Path):
+    """Late-committed rows (older ModifiedAt) are caught by the overlap window; nothing lands twice."""
+    lake = Lake(tmp_path / "lake")
+    extract_all(source_db, lake)
+    for _ in range(3):
+        generator.advance(source_db, 1)
+        results = extract_all(source_db, lake)
+        assert results["Shipments"].rows > 0 and results["Shipments"].deleted_rows > 0
+    for t in TABLES:
+        versions = lake_versions(lake, t)
+        assert max(versions.values()) == 1, f"{t.name}: a version landed twice"
+        missing = source_versions(source_db, t) - set(versions)
+        assert not missing, f"{t.name}: current source versions never landed: {sorted(missing)[:5]}"
+
+
+def test_hard_deletes_become_tombstones(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    extract_all(source_db, lake)
+    con = sqlite3.connect(source_db)
+    before = {r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments"')}
+    con.close()
+    generator.advance(source_db, 1)
+    con = sqlite3.connect(source_db)
+    gone = before - {r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments"')}
+    con.close()
+    assert gone
+    r = extract_table(get_table("Shipments"), url(source_db), lake)
+    assert r.deleted_rows == len(gone)
+    batch = landed(lake, "Shipments").filter(pa.compute.field("_batch_id") == r.batch_id)
+    tombs = batch.filter(pa.compute.field("_is_deleted"))
+    assert set(tombs.column("ShipmentID").to_pylist()) == gone
+    assert tombs.column("Status").null_count == tombs.num_rows
+
+
+def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    table = get_table("ShipmentEvents")
+
+    def dying_reader(source_url, sql, batch_size):
+        reader = read_arrow(source_url, sql, batch_size)
+        if not sql.startswith('SELECT *'):
+            return reader
+
+        def batches():
+            for i, b in enumerate(reader):
+                if i == 2:
+                    raise ConnectionError("source went away")
+                yield b
+        return pa.RecordBatchReader.from_batches(reader.schema, batches())
+
+    with pytest.raises(ConnectionError):
+        extract_table(table, url(source_db), lake, batch_size=500, reader=dying_reader)
+    assert lake.manifests(table.name) == []
+    assert not list(lake.table_dir(table.name).glob("batch=*")) if lake.table_dir(table.name).exists() else True
+    assert not any((tmp_path / "lake" / "_staging" / table.name).iterdir())
+    r = extract_table(table, url(source_db), lake)
+    assert (r.batch_id, r.mode, r.rows) == (1, "full", generator.table_counts(source_db)["ShipmentEvents"])
+
+
+def test_full_refresh_rereads_everything(source_db: Path, tmp_path: Path):
+    lake = Lake(tmp_path / "lake")
+    extract_table(get_table("Carriers"), url(source_db), lake)
+    r = extract_table(get_table("Carriers"), url(source_db), lake, full_refresh=True)
+    assert (r.mode, r.rows, r.watermark_from) == ("full", 12, None)
+
+
+def test_a_new_source_column_lands_and_is_reported(source_db: Path, tmp_path: Path):
+    con = sqlite3.connect(source_db)
+    con.execute('ALTER TABLE "Carriers" ADD COLUMN "Website" TEXT')
+    con.execute('UPDATE "Carriers" SET "Website" = \'https://carrier.example\'')
+    con.commit()
+    con.close()
+    lake = Lake(tmp_path / "lake")
+    r = extract_table(get_table("Carriers"), url(source_db), lake)
+    assert r.new_columns == ["Website"]
+    manifest = json.loads((lake.batch_dir("Carriers", 1) / "_manifest.json").read_text())
+    assert manifest["new_columns"] == ["Website"]
+    assert landed(lake, "Carriers").column("Website")[0].as_py() == "https://carrier.example"
+
+
+def test_a_dropped_column_fails_the_table_naming_it(source_db: Path, tmp_path: Path):
+    con = sqlite3.connect(source_db)
+    con.execute('ALTER TABLE "Vehicles" DROP COLUMN "CapacityKg"')
+    con.commit()
+    con.close()
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(SchemaDriftError, match=r"table Vehicles: column CapacityKg is in the contract but not"):
+        extract_table(get_table("Vehicles"), url(source_db), lake)
+    assert lake.manifests("Vehicles") == []
+
+
+def test_a_retyped_column_fails_the_table_naming_it(source_db: Path, tmp_path: Path):
+    con = sqlite3.connect(source_db)
+    con.executescript('''
+        ALTER TABLE "Drivers" RENAME TO "DriversOld";
+        CREATE TABLE "Drivers" ("DriverID" INTEGER PRIMARY KEY, "CarrierID" TEXT, "FullName" TEXT,
+                                "LicenseNumber" TEXT, "ModifiedAt" DATETIME NOT NULL);
+        INSERT INTO "Drivers" SELECT "DriverID", 'C-' || "CarrierID", "FullName", "LicenseNumber", "ModifiedAt"
+        FROM "DriversOld";
+    ''')
+    con.close()
+    with pytest.raises(SchemaDriftError, match=r"table Drivers: column CarrierID has source type string"):
+        extract_table(get_table("Drivers"), url(source_db), Lake(tmp_path / "lake"))
+
+
+def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
+    with pytest.raises(KeyError, match="unknown source table 'Parcels'.*Customers, Carriers"):
+        resolve_tables(["Parcels"])
+    assert [t.name for t in resolve_tables(["shipments", "ORDERS"])] == ["Orders", "Shipments"]
+    with pytest.raises(queries.SourceURLError, match="scheme 'oracle' is not supported"):
+        queries.dialect_for("oracle://host/db")
+    monkeypatch.setenv("LOGISTICS_BATCH_SIZE", "lots")
+    with pytest.raises(ConfigError, match="LOGISTICS_BATCH_SIZE='lots' is not a whole number"):
+        load_settings()
+
+
+def test_queries_per_dialect_and_no_password_in_logs():
+    from datetime import datetime, timezone
+
+    shipments = get_table("Shipments")
+    since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=timezone.utc)
+    assert queries.changed_rows(shipments, queries.dialect_for("mssql://u:p@h:1433/LogisticsDB"), since) == (
+        "SELECT * FROM [dbo].[Shipments] WHERE [ModifiedAt] > CAST('2025-06-01T01:02:03.456789' AS DATETIME2(7))")
+    assert queries.changed_rows(shipments, queries.dialect_for("postgresql://h/db"), since) == (
+        "SELECT * FROM \"dbo\".\"Shipments\" WHERE \"ModifiedAt\" > TIMESTAMP '2025-06-01 01:02:03.456789'")
+    events = get_table("ShipmentEvents")
+    assert queries.changed_rows(events, queries.dialect_for("sqlite:///x"), 41) == (
+        'SELECT * FROM "ShipmentEvents" WHERE "EventID" > 41')
+    assert queries.redact("mssql://etl:s3cret@db:1433/LogisticsDB") == "mssql://etl:***@db:1433/LogisticsDB"
