@@ -1,0 +1,104 @@
+"""DAG validation: the DAG imports cleanly in a fresh process, without a database, and has the promised shape."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logistics_etl.airflow_env import airflow_env
+from logistics_etl.contract import TABLES
+from logistics_etl.settings import PROJECT_ROOT, load_settings
+from tests.conftest import run_cli
+
+DAG_FILE = PROJECT_ROOT / "dags" / "medallion_architecture_etl.py"
+PROBE = Path(__file__).with_name("dag_probe.py")
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    run_cli("dbt", "parse", "--quiet")
+    return json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())
+
+
+def probe(tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, **airflow_env(load_settings()), **extra_env}
+    # No metadata database can be reached: parsing must not need one (no Variable, no Connection).
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path}/no/such/dir/airflow.db"
+    env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
+    return subprocess.run([sys.executable, str(PROBE), str(DAG_FILE)], env=env, capture_output=True, text=True,
+                          cwd=tmp_path, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def dag_info(manifest, tmp_path_factory) -> dict:
+    proc = probe(tmp_path_factory.mktemp("dagprobe"))
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"\nDAG parse: Airflow import {info['airflow_import_s']}s, DAG file {info['dag_file_s']}s")
+    return info
+
+
+def test_identity_schedule_and_defaults(dag_info):
+    assert dag_info["dag_id"] == "medallion_architecture_etl"
+    assert "0 2 * * *" in dag_info["timetable"]
+    assert dag_info["timezone"] == "UTC"
+    assert dag_info["start_date"].startswith("2024-01-01T00:00:00")
+    assert dag_info["catchup"] is False
+    assert dag_info["tags"] == ["etl", "production"]
+    assert dag_info["retries"] == [3]
+    assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
+    assert dag_info["max_retry_delay"] == ["0:30:00"]
+    assert dag_info["has_failure_callback"], "every task e-mails on failure"
+    assert dag_info["params"] == ["full_refresh", "tables"]
+
+
+def test_groups_run_in_layer_order(dag_info):
+    assert set(dag_info["groups"]) == {"extract_from_sqlserver", "process_bronze_layer", "process_silver_layer",
+                                       "process_gold_layer"}
+    assert dag_info["upstream_groups"] == {
+        "extract_from_sqlserver": [],
+        "process_bronze_layer": ["extract_from_sqlserver"],
+        "process_silver_layer": ["process_bronze_layer"],
+        "process_gold_layer": ["process_silver_layer"],
+    }
+
+
+def test_one_extract_task_per_source_table(dag_info):
+    assert dag_info["groups"]["extract_from_sqlserver"] == sorted(
+        f"extract_from_sqlserver.extract_{t.name.lower()}" for t in TABLES)
+
+
+def test_one_task_per_dbt_model_in_its_layer(dag_info, manifest):
+    layer_group = {"bronze": "process_bronze_layer", "silver": "process_silver_layer", "gold": "process_gold_layer"}
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
+    assert len(models) >= 40
+    for node in models:
+        layer = "silver" if node["resource_type"] == "seed" else node["fqn"][1]
+        kind = "model" if node["resource_type"] == "model" else "seed"
+        task_id = f"{layer_group[layer]}.{node['name']}_{kind}_build"
+        assert task_id in dag_info["groups"][layer_group[layer]], f"no task for {node['name']}"
+    model_tasks = [t for ts in dag_info["groups"].values() for t in ts if t.endswith(("_model_build",
+                                                                                        "_seed_build"))]
+    assert len(model_tasks) == len(models), "exactly one task per model"
+
+
+def test_parsing_is_fast_and_reads_the_manifest_not_dbt_ls(dag_info):
+    # Reported, not asserted against a constant: the benchmark tracks it. Here only a sanity bound that
+    # catches a fallback to `dbt ls` (7-15 s on this machine).
+    assert dag_info["dag_file_s"] < 6, dag_info
+
+
+def test_time_zone_is_configurable_and_validated(manifest, tmp_path):
+    proc = probe(tmp_path, LOGISTICS_TIMEZONE="Europe/Amsterdam")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["timezone"] == "Europe/Amsterdam"
+    assert info["start_date"] == "2023-12-31T23:00:00+00:00", "2024-01-01 00:00 in Amsterdam"
+    bad = probe(tmp_path, LOGISTICS_TIMEZONE="Mars/Olympus_Mons")
+    assert bad.returncode != 0
+    assert "LOGISTICS_TIMEZONE='Mars/Olympus_Mons' is not an IANA time zone" in bad.stderr
