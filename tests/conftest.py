@@ -41,3 +41,18 @@ def run_cli(*args: str, env_extra: dict[str, str] | None = None, check: bool = T
         raise AssertionError(f"logistics {' '.join(args)} exited {proc.returncode}\n"
                              f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
     return proc
+
+
+MEASUREMENTS: dict[str, str] = {}
+
+
+def report(name: str, value: str) -> None:
+    """Record a measurement (parse time, wall time) to print in pytest's closing summary."""
+    MEASUREMENTS[name] = value
+
+
+def pytest_terminal_summary(terminalreporter):
+    if MEASUREMENTS:
+        terminalreporter.section("measurements")
+        for name, value in MEASUREMENTS.items():
+            terminalreporter.write_line(f"{name}: {value}")

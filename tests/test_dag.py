@@ -13,7 +13,7 @@ import pytest
 from logistics_etl.airflow_env import airflow_env
 from logistics_etl.contract import TABLES
 from logistics_etl.settings import PROJECT_ROOT, load_settings
-from tests.conftest import run_cli
+from tests.conftest import report, run_cli
 
 DAG_FILE = PROJECT_ROOT / "dags" / "medallion_architecture_etl.py"
 PROBE = Path(__file__).with_name("dag_probe.py")
@@ -39,7 +39,8 @@ def dag_info(manifest, tmp_path_factory) -> dict:
     proc = probe(tmp_path_factory.mktemp("dagprobe"))
     assert proc.returncode == 0, proc.stderr[-4000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"\nDAG parse: Airflow import {info['airflow_import_s']}s, DAG file {info['dag_file_s']}s")
+    report("DAG parse (fresh process)", f"Airflow import {info['airflow_import_s']} s, "
+                                        f"DAG file incl. cosmos from manifest {info['dag_file_s']} s")
     return info
 
 

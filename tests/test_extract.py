@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
+from datetime import UTC
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,8 +44,8 @@ def source_versions(source: Path, table) -> set[tuple]:
 
 
 def _epoch(text: str) -> float:
-    from datetime import datetime, timezone
-    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+    from datetime import datetime
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
 def lake_versions(lake: Lake, table) -> Counter:
@@ -84,8 +85,8 @@ def test_values_survive_the_trip(source_db: Path, tmp_path: Path):
                         'WHERE "ShippedAt" IS NOT NULL ORDER BY 1 LIMIT 1').fetchone()
     row = t.filter(pa.compute.equal(t.column("ShipmentID"), first[0])).to_pylist()[0]
     assert str(row["WeightKg"]) == f"{first[1]:.2f}" and str(row["FreightCost"]) == f"{first[2]:.2f}"
-    from datetime import datetime, timezone
-    assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=timezone.utc)
+    from datetime import datetime
+    assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=UTC)
 
 
 def test_rerun_without_changes_lands_nothing(source_db: Path, tmp_path: Path):
@@ -216,10 +217,10 @@ def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
 
 
 def test_queries_per_dialect_and_no_password_in_logs():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     shipments = get_table("Shipments")
-    since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=timezone.utc)
+    since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=UTC)
     assert queries.changed_rows(shipments, queries.dialect_for("mssql://u:p@h:1433/LogisticsDB"), since) == (
         "SELECT * FROM [dbo].[Shipments] WHERE [ModifiedAt] > CAST('2025-06-01T01:02:03.456789' AS DATETIME2(7))")
     assert queries.changed_rows(shipments, queries.dialect_for("postgresql://h/db"), since) == (

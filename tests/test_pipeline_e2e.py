@@ -4,6 +4,7 @@ Airflow DAG (`airflow dags test`, real cosmos tasks, real DuckDB), checked again
 from __future__ import annotations
 
 import math
+import time
 from pathlib import Path
 
 import duckdb
@@ -11,7 +12,7 @@ import pytest
 
 from logistics_etl.report import GOLD_MODELS
 from tests import kpi_oracle
-from tests.conftest import run_cli
+from tests.conftest import report, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -67,13 +68,18 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     source = data_dir / "source" / "logisticsdb.sqlite"
     warehouse = data_dir / "warehouse.duckdb"
 
+    started = time.monotonic()
     first = run_cli("run", "--scale", "0.1", "--seed", "42")
+    report("`logistics run` scale 0.1, day 0 (generate + dbt parse + DB migrate + DAG)",
+           f"{time.monotonic() - started:.0f} s")
     assert "DAG run succeeded" in first.stdout and "carrier_daily_performance" in first.stdout
     assert_gold_matches_source(warehouse, source)
 
     for day in (1, 2):
         run_cli("source", "advance")
+        started = time.monotonic()
         out = run_cli("run", "--scale", "0.1", "--seed", "42")
+        report(f"`logistics run` scale 0.1, change day {day}", f"{time.monotonic() - started:.0f} s")
         assert f"source stand-in exists: scale 0.1, seed 42, day {day}" in out.stdout
     assert_gold_matches_source(warehouse, source)
     reasons = dict(((t, r), n) for t, r, n in query(

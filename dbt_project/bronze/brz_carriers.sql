@@ -15,11 +15,7 @@ renamed as (
         cast(Name as {{ dbt.type_string() }}) as carrier_name,
         cast(Mode as {{ dbt.type_string() }}) as transport_mode,
         {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
-        _is_deleted as is_deleted,
-        _batch_id as batch_id,
-        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
-        filename as source_file,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+        {{ load_metadata_columns() }}
 
     from source
 

@@ -18,11 +18,7 @@ renamed as (
         cast(City as {{ dbt.type_string() }}) as city,
         {{ as_utc_timestamp('CreatedAt') }} as created_at,
         {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
-        _is_deleted as is_deleted,
-        _batch_id as batch_id,
-        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
-        filename as source_file,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+        {{ load_metadata_columns() }}
 
     from source
 

@@ -15,11 +15,7 @@ renamed as (
         cast(FullName as {{ dbt.type_string() }}) as full_name,
         cast(LicenseNumber as {{ dbt.type_string() }}) as license_number,
         {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
-        _is_deleted as is_deleted,
-        _batch_id as batch_id,
-        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
-        filename as source_file,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+        {{ load_metadata_columns() }}
 
     from source
 

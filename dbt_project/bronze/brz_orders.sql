@@ -17,11 +17,7 @@ renamed as (
         cast(Currency as {{ dbt.type_string() }}) as currency,
         cast(TotalAmount as decimal(18, 2)) as total_amount,
         {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
-        _is_deleted as is_deleted,
-        _batch_id as batch_id,
-        {{ as_utc_timestamp('_extracted_at') }} as extracted_at,
-        filename as source_file,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as loaded_at
+        {{ load_metadata_columns() }}
 
     from source
 
