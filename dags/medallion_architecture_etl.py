@@ -50,7 +50,7 @@ def _failure_notifier():
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
-    "retries": 3,
+    "retries": SETTINGS.task_retries,  # 3 unless LOGISTICS_TASK_RETRIES says otherwise
     "retry_delay": timedelta(minutes=2),
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -114,14 +115,13 @@ def cmd_run(args, settings: Settings) -> int:
     if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True,
                       text=True).returncode:
         return _run([airflow, "db", "migrate"], env)
-    print(f"[4/4] airflow dags test {DAG_ID} {run_date}")
+    env["LOGISTICS_TASK_RETRIES"] = str(args.retries)
+    print(f"[4/4] airflow dags test {DAG_ID} {run_date} (task retries: {args.retries}; "
+          f"the deployed DAG retries {settings.task_retries} times)")
     log = settings.data_dir / "airflow" / f"dags-test-{run_date}.log"
-    with open(log, "w") as fh:
-        rc = subprocess.run([airflow, "dags", "test", DAG_ID, str(run_date)], env=env, cwd=PROJECT_ROOT,
-                            stdout=fh, stderr=subprocess.STDOUT).returncode
-    failed = _failed_tasks(log)
+    rc, failed = _dags_test([airflow, "dags", "test", DAG_ID, str(run_date)], env, log)
     if rc or failed:
-        print(f"DAG run failed (exit {rc}); failed tasks: {', '.join(failed) or '?'}; full log: {log}")
+        print(f"DAG run failed (exit {rc}); failed tasks: {', '.join(failed) or '?'}\nfull log: {log}")
         return rc or 1
     from logistics_etl.report import gold_summary
 
@@ -130,12 +130,30 @@ def cmd_run(args, settings: Settings) -> int:
     return 0
 
 
-def _failed_tasks(log: Path) -> list[str]:
-    failed = []
-    for line in log.read_text(errors="replace").splitlines():
-        if "state=failed" in line.replace(" ", "") or "Marking task as FAILED" in line:
-            failed.append(line.strip()[:160])
-    return failed
+_TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
+_NEW_STATE = re.compile(r"new_state=(\w+)")
+
+
+def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, list[str]]:
+    """Run `airflow dags test`: the whole output goes to `log`, one line per finished task to the terminal."""
+    failed: list[str] = []
+    done = 0
+    state = None
+    started = time.monotonic()
+    with open(log, "w") as fh, subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                                stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        for line in proc.stdout:
+            fh.write(line)
+            if m := _NEW_STATE.search(line):
+                state = m.group(1)
+            if m := _TASK_END.search(line):
+                done += 1
+                print(f"  {time.monotonic() - started:6.1f}s  #{done:<3} {state or '?':<8} {m.group(1)}", flush=True)
+                if state not in ("success", "skipped"):
+                    failed.append(m.group(1))
+                state = None
+        rc = proc.wait()
+    return rc, failed
 
 
 def cmd_summary(args, settings: Settings) -> int:
@@ -192,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=float, default=1.0, help="scale of a newly generated stand-in")
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--date", type=date.fromisoformat, help="logical date (default: the source's clock)")
+    r.add_argument("--retries", type=int, default=0,
+                   help="task retries for this local run (default 0: fail fast; the DAG's own default is 3)")
     r.set_defaults(func=cmd_run)
 
     m = sub.add_parser("summary", help="rows per gold model and carrier on-time rates")

@@ -46,6 +46,7 @@ class Settings:
     dbt_target: str
     timezone: str
     alert_email: str
+    task_retries: int
 
     @property
     def manifest_path(self) -> Path:
@@ -72,4 +73,5 @@ def load_settings() -> Settings:
         dbt_target=os.environ.get("DBT_TARGET", "dev"),
         timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
+        task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
     )

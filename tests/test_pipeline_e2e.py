@@ -95,3 +95,25 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     run_cli("run", "--scale", "0.1", "--seed", "42")
     assert {m: query(warehouse, f"select count(*) from bronze.{m}")[0][0] for m in BRONZE} == bronze_before
     assert gold_snapshot(warehouse) == gold_before
+
+
+def test_a_failing_night_fails_fast_and_names_the_task_and_the_column(data_dir: Path):
+    """A column dropped in the source fails its extract task; the run exits non-zero at once (no retry wait),
+    names the failed task, commits nothing for that table, and the log names table and column."""
+    import sqlite3
+
+    run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
+    con = sqlite3.connect(data_dir / "source" / "logisticsdb.sqlite")
+    con.execute('ALTER TABLE "Vehicles" DROP COLUMN "CapacityKg"')
+    con.commit()
+    con.close()
+    proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False)
+    assert proc.returncode != 0
+    assert "DAG run failed" in proc.stdout
+    failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
+    assert "extract_from_sqlserver.extract_vehicles" in failed_line
+    assert "extract_from_sqlserver.extract_orders" not in failed_line, "other tables are not blamed"
+    log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
+    assert "table Vehicles: column CapacityKg is in the contract but not in the source" in log
+    assert not list((data_dir / "lake" / "bronze" / "Vehicles").glob("batch=*")), "nothing committed for Vehicles"
+    assert list((data_dir / "lake" / "bronze" / "Orders").glob("batch=*")), "the other tables landed"
