@@ -5,6 +5,7 @@
     logistics dbt ARGS...                       dbt with the project's profiles and paths
     logistics airflow ARGS...                   the project's local Airflow CLI
     logistics run                               the whole DAG end to end, then the gold summary
+    logistics postgres start|load|stop          a local PostgreSQL copy of the stand-in (networked source)
     logistics summary | history                 gold numbers; extract batches per table
 """
 
@@ -156,6 +157,27 @@ def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, lis
     return rc, failed
 
 
+def cmd_postgres(args, settings: Settings) -> int:
+    from logistics_etl.postgres import LocalPostgres, PostgresError, copy_standin
+
+    server = LocalPostgres(Path(args.dir).resolve() if args.dir else settings.data_dir / "postgres", port=args.port)
+    try:
+        if args.action == "stop":
+            server.stop()
+            print(f"stopped PostgreSQL in {server.data}")
+            return 0
+        url = server.start()
+        print(f"PostgreSQL running: {url}")
+        if args.action == "load":
+            path = _sqlite_path(settings, None)
+            counts = copy_standin(path, url, progress=lambda t, n: print(f"  copied {t}: {n} rows"))
+            print(f"loaded {sum(counts.values())} rows into schema dbo; extract with --source {url}")
+    except PostgresError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def cmd_summary(args, settings: Settings) -> int:
     from logistics_etl.report import gold_summary
 
@@ -213,6 +235,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--retries", type=int, default=0,
                    help="task retries for this local run (default 0: fail fast; the DAG's own default is 3)")
     r.set_defaults(func=cmd_run)
+
+    g = sub.add_parser("postgres", help="a local PostgreSQL source (Debian's binaries): start, load the stand-in, stop")
+    g.add_argument("action", choices=["start", "load", "stop"], help="load = start, then copy the stand-in into dbo")
+    g.add_argument("--dir", help="server folder (default: data/postgres)")
+    g.add_argument("--port", type=int, default=55432)
+    g.set_defaults(func=cmd_postgres)
 
     m = sub.add_parser("summary", help="rows per gold model and carrier on-time rates")
     m.add_argument("--date", type=date.fromisoformat, help="delivery date (default: the latest)")

@@ -56,3 +56,55 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.section("measurements")
         for name, value in MEASUREMENTS.items():
             terminalreporter.write_line(f"{name}: {value}")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server (Debian's binaries), started and stopped by the project's own code.
+
+    Its folder is made directly under /tmp: as root the server runs as the `postgres` user, who cannot
+    enter pytest's private temporary folders."""
+    import shutil
+    import tempfile
+
+    from logistics_etl.postgres import LocalPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="logistics-pg-"))
+    server = LocalPostgres(root, port=_free_port())
+    server.start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+class Source:
+    """The source a test extracts from: the SQLite stand-in itself, or a PostgreSQL copy of it."""
+
+    def __init__(self, engine: str, sqlite_path: Path, server=None):
+        self.engine, self.sqlite_path, self.server = engine, sqlite_path, server
+        self.sync()
+
+    @property
+    def url(self) -> str:
+        return f"sqlite://{self.sqlite_path}" if self.engine == "sqlite" else self.server.url
+
+    def sync(self) -> None:
+        """Make the engine hold the stand-in's current state (after a change day)."""
+        if self.engine == "postgresql":
+            from logistics_etl.postgres import copy_standin
+
+            copy_standin(self.sqlite_path, self.server.url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def source(request, source_db: Path) -> Source:
+    server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
+    return Source(request.param, source_db, server)

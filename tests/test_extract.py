@@ -24,8 +24,9 @@ def url(path: Path) -> str:
     return f"sqlite://{path}"
 
 
-def extract_all(source: Path, lake: Lake, **kw) -> dict:
-    return {t.name: extract_table(t, url(source), lake, **kw) for t in TABLES}
+def extract_all(source, lake: Lake, **kw) -> dict:
+    source_url = source.url if hasattr(source, "url") else url(source)
+    return {t.name: extract_table(t, source_url, lake, **kw) for t in TABLES}
 
 
 def landed(lake: Lake, table: str) -> pa.Table:
@@ -57,9 +58,9 @@ def lake_versions(lake: Lake, table) -> Counter:
     return Counter(zip(keys, mods, strict=True))
 
 
-def test_first_run_lands_every_row_with_a_manifest(source_db: Path, tmp_path: Path):
+def test_first_run_lands_every_row_with_a_manifest(source, source_db: Path, tmp_path: Path):
     lake = Lake(tmp_path / "lake")
-    results = extract_all(source_db, lake)
+    results = extract_all(source, lake)
     counts = generator.table_counts(source_db)
     for t in TABLES:
         r = results[t.name]
@@ -76,9 +77,9 @@ def test_first_run_lands_every_row_with_a_manifest(source_db: Path, tmp_path: Pa
             not any((tmp_path / "lake" / "_staging" / t.name).iterdir())
 
 
-def test_values_survive_the_trip(source_db: Path, tmp_path: Path):
+def test_values_survive_the_trip(source, source_db: Path, tmp_path: Path):
     lake = Lake(tmp_path / "lake")
-    extract_table(get_table("Shipments"), url(source_db), lake)
+    extract_table(get_table("Shipments"), source.url, lake)
     t = landed(lake, "Shipments").sort_by("ShipmentID")
     con = sqlite3.connect(source_db)
     first = con.execute('SELECT "ShipmentID", "WeightKg", "FreightCost", "ShippedAt" FROM "Shipments" '
@@ -89,10 +90,10 @@ def test_values_survive_the_trip(source_db: Path, tmp_path: Path):
     assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=UTC)
 
 
-def test_rerun_without_changes_lands_nothing(source_db: Path, tmp_path: Path):
+def test_rerun_without_changes_lands_nothing(source, tmp_path: Path):
     lake = Lake(tmp_path / "lake")
-    extract_all(source_db, lake)
-    again = extract_all(source_db, lake)
+    extract_all(source, lake)
+    again = extract_all(source, lake)
     for t in TABLES:
         assert (again[t.name].rows, again[t.name].deleted_rows, again[t.name].mode) == (0, 0, "incremental")
         ms = lake.manifests(t.name)
@@ -100,13 +101,14 @@ def test_rerun_without_changes_lands_nothing(source_db: Path, tmp_path: Path):
         assert max(lake_versions(lake, t).values()) == 1
 
 
-def test_change_days_land_every_version_exactly_once(source_db: Path, tmp_path: Path):
+def test_change_days_land_every_version_exactly_once(source, source_db: Path, tmp_path: Path):
     """Late-committed rows (older ModifiedAt) are caught by the overlap window; nothing lands twice."""
     lake = Lake(tmp_path / "lake")
-    extract_all(source_db, lake)
+    extract_all(source, lake)
     for _ in range(3):
         generator.advance(source_db, 1)
-        results = extract_all(source_db, lake)
+        source.sync()
+        results = extract_all(source, lake)
         assert results["Shipments"].rows > 0 and results["Shipments"].deleted_rows > 0
     for t in TABLES:
         versions = lake_versions(lake, t)
@@ -115,18 +117,19 @@ def test_change_days_land_every_version_exactly_once(source_db: Path, tmp_path: 
         assert not missing, f"{t.name}: current source versions never landed: {sorted(missing)[:5]}"
 
 
-def test_hard_deletes_become_tombstones(source_db: Path, tmp_path: Path):
+def test_hard_deletes_become_tombstones(source, source_db: Path, tmp_path: Path):
     lake = Lake(tmp_path / "lake")
-    extract_all(source_db, lake)
+    extract_all(source, lake)
     con = sqlite3.connect(source_db)
     before = {r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments"')}
     con.close()
     generator.advance(source_db, 1)
+    source.sync()
     con = sqlite3.connect(source_db)
     gone = before - {r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments"')}
     con.close()
     assert gone
-    r = extract_table(get_table("Shipments"), url(source_db), lake)
+    r = extract_table(get_table("Shipments"), source.url, lake)
     assert r.deleted_rows == len(gone)
     batch = landed(lake, "Shipments").filter(pa.compute.field("_batch_id") == r.batch_id)
     tombs = batch.filter(pa.compute.field("_is_deleted"))
@@ -229,3 +232,35 @@ def test_queries_per_dialect_and_no_password_in_logs():
     assert queries.changed_rows(events, queries.dialect_for("sqlite:///x"), 41) == (
         'SELECT * FROM "ShipmentEvents" WHERE "EventID" > 41')
     assert queries.redact("mssql://etl:s3cret@db:1433/LogisticsDB") == "mssql://etl:***@db:1433/LogisticsDB"
+
+
+def test_postgres_server_refuses_an_unreachable_folder_clearly(tmp_path: Path):
+    import os
+
+    from logistics_etl.postgres import LocalPostgres, PostgresError
+
+    if os.geteuid() != 0:
+        pytest.skip("only root hands the server to the postgres user")
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    with pytest.raises(PostgresError, match="the postgres user cannot reach .* is not searchable by others"):
+        LocalPostgres(private / "pg").start()
+
+
+def test_cli_loads_the_standin_into_postgres_and_extracts_from_it(data_dir: Path):
+    """The documented path: generate, `logistics postgres load`, extract with --source, stop."""
+    import tempfile
+
+    from tests.conftest import _free_port, run_cli
+
+    root = tempfile.mkdtemp(prefix="logistics-pg-cli-")
+    port = str(_free_port())
+    run_cli("source", "generate", "--scale", "0.01", "--seed", "2")
+    try:
+        out = run_cli("postgres", "load", "--dir", root, "--port", port).stdout
+        assert "copied Shipments" in out and "loaded" in out
+        pg_url = next(w for w in out.split() if w.startswith("postgresql://"))
+        extracted = run_cli("extract", "--tables", "Shipments,Orders", "--source", pg_url).stdout
+        assert "Shipments" in extracted and "full" in extracted
+    finally:
+        run_cli("postgres", "stop", "--dir", root, "--port", port)
