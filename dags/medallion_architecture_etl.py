@@ -109,7 +109,7 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     settings = load_settings()
     result = extract_table(get_table(table_name), settings.source_url, Lake(settings.lake_root),
                            full_refresh=bool(params.get("full_refresh")), batch_size=settings.batch_size,
-                           run_id=run_id or "")
+                           parallel=settings.extract_parallelism, run_id=run_id or "")
     return result.as_dict()
 
 

@@ -60,7 +60,7 @@ def cmd_extract(args, settings: Settings) -> int:
     tty = sys.stdout.isatty()
     for table in tables:
         r = extract_table(table, url, lake, full_refresh=args.full_refresh, batch_size=args.batch_size or
-                          settings.batch_size,
+                          settings.batch_size, parallel=args.parallel or settings.extract_parallelism,
                           progress=(lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else None)
         clear = "\r\033[K" if tty else ""
         print(f"{clear}{r.table:<15} batch {r.batch_id:>4} {r.mode:<11} rows {r.rows:>9} "
@@ -216,6 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://...")
     e.add_argument("--lake", help="lake folder (default: LAKE_ROOT or data/lake)")
     e.add_argument("--batch-size", type=int, help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
+    e.add_argument("--parallel", type=int, help="key ranges read at once (default: LOGISTICS_EXTRACT_PARALLELISM)")
     e.set_defaults(func=cmd_extract)
 
     d = sub.add_parser("dbt", help="dbt with DBT_PROFILES_DIR, LAKE_ROOT and DUCKDB_PATH set",

@@ -10,9 +10,11 @@ dropped, so late-committed rows are caught and nothing lands twice.
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -32,6 +34,7 @@ META_FIELDS = [
     pa.field("_is_deleted", pa.bool_(), nullable=False),
 ]
 DEFAULT_OVERLAP = timedelta(hours=24)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_KEY_OVERLAP = 10_000
 
 
@@ -61,23 +64,25 @@ def read_arrow(url: str, sql: str, batch_size: int) -> pa.RecordBatchReader:
 
 def _with_meta(batch: pa.RecordBatch, batch_id: int, extracted_at: datetime, deleted: bool) -> pa.RecordBatch:
     n = batch.num_rows
-    meta = [pa.array([batch_id] * n, pa.int64()),
-            pa.array([extracted_at] * n, pa.timestamp("us", tz="UTC")),
-            pa.array([deleted] * n, pa.bool_())]
+    extracted_us = (extracted_at - EPOCH) // timedelta(microseconds=1)
+    # constant columns without a Python list of n items
+    meta = [pa.repeat(pa.scalar(batch_id, pa.int64()), n),
+            pa.repeat(pa.scalar(extracted_us, pa.timestamp("us", tz="UTC")), n),
+            pa.repeat(pa.scalar(deleted, pa.bool_()), n)]
     return pa.RecordBatch.from_arrays(list(batch.columns) + meta, schema=pa.schema(list(batch.schema) + META_FIELDS))
 
 
 class _PartWriter:
     """Parquet parts of one batch, rolled over every `rows_per_file` rows."""
 
-    def __init__(self, folder, schema: pa.Schema, rows_per_file: int):
-        self.folder, self.schema, self.rows_per_file = folder, schema, rows_per_file
+    def __init__(self, folder, schema: pa.Schema, rows_per_file: int, prefix: str = "part-"):
+        self.folder, self.schema, self.rows_per_file, self.prefix = folder, schema, rows_per_file, prefix
         self.files: list[dict] = []
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def _open(self) -> None:
-        path = self.folder / f"part-{len(self.files):05d}.parquet"
+        path = self.folder / f"{self.prefix}{len(self.files):05d}.parquet"
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
         self.files.append({"name": path.name, "rows": 0, "bytes": 0})
         self._rows_in_file = 0
@@ -97,8 +102,8 @@ class _PartWriter:
             self._writer = None
             self.files[-1]["bytes"] = (self.folder / self.files[-1]["name"]).stat().st_size
 
-    def close(self) -> list[dict]:
-        if not self.files:
+    def close(self, ensure_one: bool = False) -> list[dict]:
+        if ensure_one and not self.files:
             self._open()  # an empty batch still has one (empty) part, so readers always find the schema
         self._close_current()
         return self.files
@@ -124,6 +129,55 @@ def _drop_landed(batch: pa.RecordBatch, landed: pa.Table | None, cols: list[str]
     return fresh.combine_chunks().to_batches()[0] if fresh.num_rows else batch.slice(0, 0)
 
 
+@dataclass
+class _Slice:
+    rows: int = 0
+    max_wm: int | None = None
+    changed_keys: list = field(default_factory=list)
+    files: list = field(default_factory=list)
+    schema: pa.Schema | None = None
+    new_columns: list = field(default_factory=list)
+
+
+class _Progress:
+    """Row counter shared by the slices of one table (they may run in threads)."""
+
+    def __init__(self, table: str, callback: Callable[[str, int], None] | None):
+        self.table, self.callback, self.rows, self.lock = table, callback, 0, threading.Lock()
+
+    def add(self, n: int) -> None:
+        with self.lock:
+            self.rows += n
+            if self.callback:
+                self.callback(self.table, self.rows)
+
+
+def _stream_slice(table: Table, source: pa.RecordBatchReader, staging, prefix: str, rows_per_file: int,
+                  landed: pa.Table | None, dedupe_cols: list[str], batch_id: int, extracted_at: datetime,
+                  progress: _Progress) -> _Slice:
+    """Stream one query's record batches into Parquet parts; never more than one batch in memory."""
+    out = _Slice()
+    writer: _PartWriter | None = None
+    for raw in source:
+        batch, extra = conform(raw, table)
+        if writer is None:
+            out.new_columns = extra
+            out.schema = pa.schema(list(batch.schema) + META_FIELDS)
+            writer = _PartWriter(staging, out.schema, rows_per_file, prefix)
+        if batch.num_rows:
+            # as integers (microseconds or key), turned into a datetime once at the end
+            top = pc.max(batch.column(table.watermark_column).cast(pa.int64())).as_py()
+            out.max_wm = top if out.max_wm is None or (top is not None and top > out.max_wm) else out.max_wm
+        batch = _drop_landed(batch, landed, dedupe_cols)
+        out.changed_keys.append(batch.column(table.key))
+        writer.write(_with_meta(batch, batch_id, extracted_at, False))
+        out.rows += batch.num_rows
+        progress.add(batch.num_rows)
+    if writer is not None:
+        out.files = writer.close()
+    return out
+
+
 def extract_table(
     table: Table,
     source_url: str,
@@ -135,9 +189,11 @@ def extract_table(
     overlap: timedelta = DEFAULT_OVERLAP,
     key_overlap: int = DEFAULT_KEY_OVERLAP,
     run_id: str = "",
+    parallel: int = 1,
     reader: Callable[[str, str, int], pa.RecordBatchReader] = read_arrow,
     progress: Callable[[str, int], None] | None = None,
 ) -> ExtractResult:
+    """Land one table's changed rows as one committed batch; `parallel` > 1 reads that many key ranges at once."""
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
     dialect = queries.dialect_for(source_url)
@@ -156,33 +212,37 @@ def extract_table(
                             or [pa.array([], pa.int64())])
     dedupe_cols = [table.key] if table.append_only else [table.key, table.watermark_column]
     landed = _landed_versions(lake, table, manifests, since) if mode == "incremental" else None
-    schema = pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS)
-    rows = deleted = 0
-    max_wm = None
-    new_columns: list[str] = []
-    sql = queries.changed_rows(table, dialect, since)
-    log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url), sql)
+    key_ranges: list[tuple[int | None, int | None] | None] = [None]
+    if parallel > 1 and len(keys):
+        low = pc.min(keys).as_py()
+        if table.append_only and since is not None:
+            low = max(low, since + 1)
+        key_ranges = queries.split_key_range(low, pc.max(keys).as_py(), parallel) or [None]
+    sqls = [queries.changed_rows(table, dialect, since, r) for r in key_ranges]
+    log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),
+             sqls[0] if len(sqls) == 1 else f"{len(sqls)} key ranges in parallel, e.g. {sqls[0]}")
+    counter = _Progress(table.name, progress)
 
     with lake.stage(table.name, batch_id) as staging:
-        writer: _PartWriter | None = None
-        changed_keys: list[pa.Array] = []
-        for raw in _batches(reader(source_url, sql, batch_size)):
-            batch, extra = conform(raw, table)
-            if writer is None:
-                new_columns = extra
-                schema = pa.schema(list(batch.schema) + META_FIELDS)
-                writer = _PartWriter(staging, schema, rows_per_file)
-            if batch.num_rows:
-                top = pc.max(batch.column(table.watermark_column)).as_py()
-                max_wm = top if max_wm is None or (top is not None and top > max_wm) else max_wm
-            batch = _drop_landed(batch, landed, dedupe_cols)
-            changed_keys.append(batch.column(table.key))
-            writer.write(_with_meta(batch, batch_id, extracted_at, False))
-            rows += batch.num_rows
-            if progress:
-                progress(table.name, rows)
-        if writer is None:
-            writer = _PartWriter(staging, schema, rows_per_file)
+        def run(i: int) -> _Slice:
+            return _stream_slice(table, reader(source_url, sqls[i], batch_size), staging,
+                                 f"part-{i:02d}-" if len(sqls) > 1 else "part-", rows_per_file,
+                                 landed, dedupe_cols, batch_id, extracted_at, counter)
+
+        if len(sqls) == 1:
+            slices = [run(0)]
+        else:
+            with ThreadPoolExecutor(max_workers=len(sqls), thread_name_prefix=f"extract-{table.name}") as pool:
+                slices = list(pool.map(run, range(len(sqls))))
+        rows = sum(sl.rows for sl in slices)
+        deleted = 0
+        max_wm = max((sl.max_wm for sl in slices if sl.max_wm is not None), default=None)
+        new_columns = next((sl.new_columns for sl in slices if sl.schema is not None), [])
+        schema = next((sl.schema for sl in slices if sl.schema is not None),
+                      pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS))
+        changed_keys = [k for sl in slices for k in sl.changed_keys]
+        files = [f for sl in slices for f in sl.files]
+        writer = _PartWriter(staging, schema, rows_per_file, prefix="part-deletes-" if files else "part-")
 
         previous = lake.latest_keys(table.name, manifests)
         if previous is not None:
@@ -197,8 +257,10 @@ def extract_table(
                 writer.write(_with_meta(tomb, batch_id, extracted_at, True))
                 deleted = len(gone)
         write_keys(staging / KEYS_FILE, table.key, keys)
-        files = writer.close()
+        files += writer.close(ensure_one=not files)
 
+        if max_wm is not None and not table.append_only:
+            max_wm = EPOCH + timedelta(microseconds=max_wm)
         watermark_to = watermarks.format_value(max_wm) if max_wm is not None else \
             (watermarks.format_value(wm.value) if mode == "incremental" else None)
         manifest = Manifest(
@@ -215,7 +277,3 @@ def extract_table(
                     table.name, ", ".join(new_columns))
     return ExtractResult(table.name, batch_id, mode, rows, deleted, manifest.bytes, manifest.seconds,
                          manifest.watermark_from, manifest.watermark_to, new_columns)
-
-
-def _batches(reader: pa.RecordBatchReader) -> Iterator[pa.RecordBatch]:
-    yield from reader

@@ -70,11 +70,35 @@ def redact(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def changed_rows(table: Table, dialect: Dialect, since: datetime | int | None) -> str:
-    sql = f"SELECT * FROM {dialect.table_ref(table)}"
+def changed_rows(table: Table, dialect: Dialect, since: datetime | int | None,
+                 key_range: tuple[int | None, int | None] | None = None) -> str:
+    """Rows changed after `since` (all rows when None), optionally only keys in [low, high] (None: open)."""
+    conditions = []
     if since is not None:
-        sql += f" WHERE {dialect.quote(table.watermark_column)} > {dialect.literal(since)}"
-    return sql
+        conditions.append(f"{dialect.quote(table.watermark_column)} > {dialect.literal(since)}")
+    if key_range is not None:
+        key = dialect.quote(table.key)
+        if key_range[0] is not None:
+            conditions.append(f"{key} >= {int(key_range[0])}")
+        if key_range[1] is not None:
+            conditions.append(f"{key} <= {int(key_range[1])}")
+    sql = f"SELECT * FROM {dialect.table_ref(table)}"
+    return sql + (" WHERE " + " AND ".join(conditions) if conditions else "")
+
+
+def split_key_range(low: int, high: int, parts: int) -> list[tuple[int | None, int | None]]:
+    """Up to `parts` contiguous, non-overlapping key slices that split [low, high] evenly. The first is open
+    below and the last open above, so together they cover every key, including keys inserted after
+    `low` and `high` were read."""
+    if high < low:
+        return []
+    parts = max(1, min(parts, high - low + 1))
+    step = (high - low + 1) / parts
+    bounds = [low + round(i * step) for i in range(parts)] + [high + 1]
+    slices: list[tuple[int | None, int | None]] = [(bounds[i], bounds[i + 1] - 1) for i in range(parts)]
+    slices[0] = (None, slices[0][1])
+    slices[-1] = (slices[-1][0], None)
+    return slices
 
 
 def key_snapshot(table: Table, dialect: Dialect) -> str:

@@ -47,6 +47,7 @@ class Settings:
     timezone: str
     alert_email: str
     task_retries: int
+    extract_parallelism: int
 
     @property
     def manifest_path(self) -> Path:
@@ -74,4 +75,5 @@ def load_settings() -> Settings:
         timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
+        extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
     )

@@ -264,3 +264,33 @@ def test_cli_loads_the_standin_into_postgres_and_extracts_from_it(data_dir: Path
         assert "Shipments" in extracted and "full" in extracted
     finally:
         run_cli("postgres", "stop", "--dir", root, "--port", port)
+
+
+def test_key_ranges_cover_every_key_once():
+    assert queries.split_key_range(1, 10, 3) == [(None, 3), (4, 7), (8, None)]
+    assert queries.split_key_range(5, 5, 4) == [(None, None)]
+    assert queries.split_key_range(9, 3, 2) == []
+    for low, high, parts in [(1, 1_000_003, 2), (17, 950, 7), (0, 5, 5)]:
+        slices = queries.split_key_range(low, high, parts)
+        covered = [k for k in range(low, high + 1)
+                   if sum((lo is None or k >= lo) and (hi is None or k <= hi) for lo, hi in slices) == 1]
+        assert len(covered) == high - low + 1
+
+
+def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_path: Path):
+    serial, parallel = Lake(tmp_path / "serial"), Lake(tmp_path / "parallel")
+    for lake, n in ((serial, 1), (parallel, 3)):
+        for t in TABLES:
+            extract_table(t, source.url, lake, parallel=n)
+    generator.advance(source_db, 1)
+    source.sync()
+    for lake, n in ((serial, 1), (parallel, 3)):
+        for t in TABLES:
+            extract_table(t, source.url, lake, parallel=n)
+    for t in TABLES:
+        a = landed(serial, t.name).drop_columns(["_extracted_at"]).sort_by([(t.key, "ascending"),
+                                                                           ("_batch_id", "ascending")])
+        b = landed(parallel, t.name).drop_columns(["_extracted_at"]).sort_by([(t.key, "ascending"),
+                                                                             ("_batch_id", "ascending")])
+        assert a.equals(b), t.name
+    assert len(list(parallel.batch_dir("ShipmentEvents", 1).glob("part-0*-*.parquet"))) == 3

@@ -1,0 +1,182 @@
+"""Extract benchmark: our streaming extract vs. the baseline a user would write, in the same run.
+
+    uv run python -m benchmarks.extract [--scale 10] [--tables Shipments,ShipmentEvents]
+
+Source: a real PostgreSQL server (started by the project) holding the stand-in
+at the given scale. For each table, each method runs in a fresh process that
+reports its own wall time and peak RSS:
+
+- `streaming`: `logistics_etl.extract.extract_table` (connectorx Arrow batches -> zstd Parquet, with the
+  key snapshot and manifest it always writes); `streaming-2`: the same with two key ranges read at once;
+- `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
+
+Then the two Parquet outputs are compared row for row (same row count, same
+values: decimals as decimals, times as UTC instants). Prints a table and writes
+`benchmarks/results/extract.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "data" / "bench"
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+def worker(method: str, table: str, url: str, out: Path) -> None:
+    started = time.perf_counter()
+    if method.startswith("streaming"):
+        from logistics_etl.contract import get_table
+        from logistics_etl.extract import extract_table
+        from logistics_etl.lake import Lake
+
+        parallel = 2 if method == "streaming-2" else 1
+        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, parallel=parallel).rows
+    else:
+        import pandas as pd
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+        df = pd.read_sql(f'select * from dbo."{table}"', engine)
+        out.mkdir(parents=True, exist_ok=True)
+        df.to_parquet(out / "data.parquet", compression="zstd", index=False)
+        rows = len(df)
+    seconds = time.perf_counter() - started
+    print(json.dumps({"rows": rows, "seconds": seconds, "peak_rss_mb": peak_rss_mb()}))
+
+
+def peak_rss_mb() -> float:
+    """This process's own peak RSS. (getrusage's ru_maxrss survives exec on Linux, so a child would report
+    its parent's peak if that was higher; VmHWM belongs to the process image and starts afresh.)"""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def measure(method: str, table: str, url: str, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.extract", "--worker", method, "--table", table,
+                           "--url", url, "--out", str(out)], cwd=ROOT, capture_output=True, text=True)
+    if proc.returncode:
+        raise SystemExit(f"{method} on {table} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def compare(table: str, streaming_dir: Path, pandas_dir: Path) -> str:
+    """'identical' (same rows and values) or the first difference; notes what the baseline lost on the way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from logistics_etl.contract import get_table
+
+    t = get_table(table)
+    ours = pq.read_table(sorted(streaming_dir.glob(f"bronze/{table}/batch=*/part-*.parquet")),
+                         columns=t.column_names).sort_by(t.key)
+    theirs = pq.read_table(pandas_dir / "data.parquet").sort_by(t.key)
+    if ours.num_rows != theirs.num_rows:
+        return f"row counts differ: {ours.num_rows} vs {theirs.num_rows}"
+    lost = []
+    for col in t.columns:
+        a, b = ours.column(col.name), theirs.column(col.name)
+        if not pa.types.is_decimal(a.type) and pa.types.is_decimal(col.arrow_type):
+            return f"{col.name}: the streaming extract wrote {a.type}, not a decimal"
+        if pa.types.is_timestamp(b.type) and b.type.tz is None:
+            b = b.cast(pa.timestamp("us")).cast(pa.timestamp("us", tz="UTC"))  # naive UTC from pandas
+            lost.append(f"{col.name} lost its time zone")
+        if pa.types.is_decimal(col.arrow_type) and not pa.types.is_decimal(b.type):
+            lost.append(f"{col.name} became {b.type}")
+            b = pc.round(b, col.arrow_type.scale)  # back to the column's scale, then compared as decimals
+        if not a.equals(b.cast(a.type)):
+            return f"{col.name}: values differ"
+    return "identical" + (f" (pandas: {'; '.join(lost)})" if lost else "")
+
+
+def ensure_source(scale: float, seed: int, port: int) -> str:
+    from logistics_etl import generator
+    from logistics_etl.postgres import LocalPostgres, copy_standin
+
+    sqlite_path = WORK / f"standin-sf{scale:g}-seed{seed}.sqlite"
+    if not sqlite_path.exists():
+        print(f"generating the stand-in at scale {scale:g} ...", flush=True)
+        generator.generate(sqlite_path, scale=scale, seed=seed)
+    server = LocalPostgres(WORK / "postgres", port=port)
+    url = server.start()
+    marker = WORK / "postgres" / "loaded-from.txt"
+    if not marker.exists() or marker.read_text() != sqlite_path.name:
+        print("loading it into PostgreSQL ...", flush=True)
+        copy_standin(sqlite_path, url)
+        marker.write_text(sqlite_path.name)
+    return url
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--scale", type=float, default=10)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--tables", default="Shipments,ShipmentEvents")
+    p.add_argument("--port", type=int, default=55439)
+    p.add_argument("--keep-server", action="store_true", help="leave PostgreSQL running afterwards")
+    p.add_argument("--worker", choices=["streaming", "streaming-2", "pandas"], help=argparse.SUPPRESS)
+    p.add_argument("--table", help=argparse.SUPPRESS)
+    p.add_argument("--url", help=argparse.SUPPRESS)
+    p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        worker(args.worker, args.table, args.url, args.out)
+        return 0
+
+    import shutil
+
+    from logistics_etl.postgres import LocalPostgres
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    url = ensure_source(args.scale, args.seed, args.port)
+    rows_out = []
+    try:
+        for table in args.tables.split(","):
+            methods = ("pandas", "streaming", "streaming-2")
+            out = {m: WORK / "out" / table / m for m in methods}
+            for d in out.values():
+                shutil.rmtree(d, ignore_errors=True)
+            res = {m: measure(m, table, url, out[m]) for m in methods}
+            b = res["pandas"]
+            for m in methods[1:]:
+                s = res[m]
+                rows_out.append({
+                    "table": table, "method": m, "rows": s["rows"], "check": compare(table, out[m], out["pandas"]),
+                    "streaming_rows_per_s": s["rows"] / s["seconds"], "pandas_rows_per_s": b["rows"] / b["seconds"],
+                    "streaming_peak_rss_mb": s["peak_rss_mb"], "pandas_peak_rss_mb": b["peak_rss_mb"],
+                    "speedup": (s["rows"] / s["seconds"]) / (b["rows"] / b["seconds"]),
+                    "rss_ratio": s["peak_rss_mb"] / b["peak_rss_mb"],
+                })
+    finally:
+        if not args.keep_server:
+            LocalPostgres(WORK / "postgres", port=args.port).stop()
+
+    header = f"{'table':<15}{'method':<12}{'rows':>10}{'stream rows/s':>15}{'pandas rows/s':>15}{'speedup':>9}" \
+             f"{'stream RSS MB':>15}{'pandas RSS MB':>15}{'RSS ratio':>11}  check"
+    print(header)
+    print("-" * len(header))
+    for r in rows_out:
+        print(f"{r['table']:<15}{r['method']:<12}{r['rows']:>10}{r['streaming_rows_per_s']:>15,.0f}{r['pandas_rows_per_s']:>15,.0f}"
+              f"{r['speedup']:>8.1f}x{r['streaming_peak_rss_mb']:>15.0f}{r['pandas_peak_rss_mb']:>15.0f}"
+              f"{r['rss_ratio']:>11.2f}  {r['check']}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    result = {"scale": args.scale, "seed": args.seed, "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                  time.gmtime()),
+              "tables": rows_out}
+    (RESULTS / "extract.json").write_text(json.dumps(result, indent=2))
+    print(f"\nwrote {RESULTS / 'extract.json'}")
+    return 0 if all(r["check"].startswith("identical") for r in rows_out) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
