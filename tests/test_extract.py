@@ -294,3 +294,30 @@ def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_pat
                                                                              ("_batch_id", "ascending")])
         assert a.equals(b), t.name
     assert len(list(parallel.batch_dir("ShipmentEvents", 1).glob("part-0*-*.parquet"))) == 3
+
+
+def test_every_sql_server_query_parses_as_tsql():
+    """No SQL Server engine runs here: the T-SQL the extract would send is parsed with sqlglot's T-SQL dialect
+    and its shape checked (table, filters, typed datetime2 literal)."""
+    from datetime import datetime
+
+    import sqlglot
+    from sqlglot import exp
+
+    dialect = queries.dialect_for("mssql://etl:pw@sql.example:1433/LogisticsDB")
+    since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=UTC)
+    for t in TABLES:
+        bound = 41 if t.append_only else since
+        statements = [queries.key_snapshot(t, dialect), queries.changed_rows(t, dialect, None),
+                      queries.changed_rows(t, dialect, bound)]
+        statements += [queries.changed_rows(t, dialect, bound, r) for r in queries.split_key_range(1, 1000, 3)]
+        for sql in statements:
+            tree = sqlglot.parse_one(sql, read="tsql")
+            table = tree.find(exp.Table)
+            assert (table.db, table.name) == ("dbo", t.name), sql
+            assert sqlglot.transpile(sql, read="tsql", write="tsql")[0]  # round-trips
+        where = sqlglot.parse_one(statements[2], read="tsql").find(exp.Where)
+        assert where.find(exp.Column).name == t.watermark_column
+        if not t.append_only:
+            cast = where.find(exp.Cast)
+            assert cast.to.this == exp.DataType.Type.DATETIME2, statements[2]
