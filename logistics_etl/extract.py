@@ -129,6 +129,16 @@ def _drop_landed(batch: pa.RecordBatch, landed: pa.Table | None, cols: list[str]
     return fresh.combine_chunks().to_batches()[0] if fresh.num_rows else batch.slice(0, 0)
 
 
+def _key_bounds(source_url, table: Table, dialect, keys: pa.Array | None, reader) -> tuple[int | None, int | None]:
+    """Lowest and highest key: from the snapshot when there is one, else asked of the source."""
+    if keys is not None:
+        return (pc.min(keys).as_py(), pc.max(keys).as_py()) if len(keys) else (None, None)
+    batch = next(iter(reader(source_url, queries.key_bounds(table, dialect), 1)), None)
+    if batch is None or batch.num_rows == 0:
+        return None, None
+    return batch.column(0)[0].as_py(), batch.column(1)[0].as_py()
+
+
 @dataclass
 class _Slice:
     rows: int = 0
@@ -184,7 +194,7 @@ def extract_table(
     lake: Lake,
     *,
     full_refresh: bool = False,
-    batch_size: int = 50_000,
+    batch_size: int = 200_000,
     rows_per_file: int = 1_000_000,
     overlap: timedelta = DEFAULT_OVERLAP,
     key_overlap: int = DEFAULT_KEY_OVERLAP,
@@ -205,19 +215,23 @@ def extract_table(
     if mode == "incremental":
         since = wm.value - key_overlap if table.append_only and wm.value is not None else wm.query_from(overlap)
 
-    # Key snapshot first: a row deleted while we read is then seen as deleted on the next run;
-    # comparing it with the previous snapshot turns hard deletes into tombstone rows.
-    keys = pa.concat_arrays([b.column(0).cast(pa.int64())
-                             for b in reader(source_url, queries.key_snapshot(table, dialect), batch_size)]
-                            or [pa.array([], pa.int64())])
+    # Incremental: the key snapshot first, so a row deleted while we read is seen as deleted on the next
+    # run; comparing it with the previous snapshot turns hard deletes into tombstone rows. A full read
+    # carries every key itself, so it needs no separate snapshot query.
+    keys = None
+    if mode == "incremental":
+        keys = pa.concat_arrays([b.column(0).cast(pa.int64())
+                                 for b in reader(source_url, queries.key_snapshot(table, dialect), batch_size)]
+                                or [pa.array([], pa.int64())])
     dedupe_cols = [table.key] if table.append_only else [table.key, table.watermark_column]
     landed = _landed_versions(lake, table, manifests, since) if mode == "incremental" else None
     key_ranges: list[tuple[int | None, int | None] | None] = [None]
-    if parallel > 1 and len(keys):
-        low = pc.min(keys).as_py()
-        if table.append_only and since is not None:
+    if parallel > 1:
+        low, high = _key_bounds(source_url, table, dialect, keys, reader)
+        if table.append_only and since is not None and low is not None:
             low = max(low, since + 1)
-        key_ranges = queries.split_key_range(low, pc.max(keys).as_py(), parallel) or [None]
+        if low is not None:
+            key_ranges = queries.split_key_range(low, high, parallel) or [None]
     sqls = [queries.changed_rows(table, dialect, since, r) for r in key_ranges]
     log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),
              sqls[0] if len(sqls) == 1 else f"{len(sqls)} key ranges in parallel, e.g. {sqls[0]}")
@@ -241,6 +255,8 @@ def extract_table(
         schema = next((sl.schema for sl in slices if sl.schema is not None),
                       pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS))
         changed_keys = [k for sl in slices for k in sl.changed_keys]
+        if keys is None:  # a full read: the keys read are the snapshot
+            keys = pa.concat_arrays([k.cast(pa.int64()) for k in changed_keys] or [pa.array([], pa.int64())])
         files = [f for sl in slices for f in sl.files]
         writer = _PartWriter(staging, schema, rows_per_file, prefix="part-deletes-" if files else "part-")
 

@@ -28,7 +28,7 @@ class PostgresError(RuntimeError):
 
 class LocalPostgres:
     def __init__(self, root: Path, port: int = 55432, database: str = "logisticsdb", user: str = "logistics"):
-        self.root, self.port, self.database, self.user = Path(root), port, database, user
+        self.root, self.port, self.database, self.user = Path(root).resolve(), port, database, user
         self.bin = Path(os.environ.get("PG_BIN", DEFAULT_BIN))
         self.data = self.root / "pgdata"
         self.log = self.root / "postgres.log"

@@ -101,5 +101,10 @@ def split_key_range(low: int, high: int, parts: int) -> list[tuple[int | None, i
     return slices
 
 
+def key_bounds(table: Table, dialect: Dialect) -> str:
+    key = dialect.quote(table.key)
+    return f"SELECT MIN({key}) AS lo, MAX({key}) AS hi FROM {dialect.table_ref(table)}"
+
+
 def key_snapshot(table: Table, dialect: Dialect) -> str:
     return f"SELECT {dialect.quote(table.key)} FROM {dialect.table_ref(table)}"

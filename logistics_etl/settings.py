@@ -70,7 +70,7 @@ def load_settings() -> Settings:
         source_url=os.environ.get("LOGISTICS_SOURCE_URL") or default_source,
         lake_root=_path("LAKE_ROOT", data_dir / "lake"),
         duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
-        batch_size=_int("LOGISTICS_BATCH_SIZE", 50_000),
+        batch_size=_int("LOGISTICS_BATCH_SIZE", 200_000),
         dbt_target=os.environ.get("DBT_TARGET", "dev"),
         timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
