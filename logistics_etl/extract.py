@@ -208,6 +208,8 @@ def extract_table(
     extracted_at = datetime.now(UTC)
     dialect = queries.dialect_for(source_url)
     manifests = lake.manifests(table.name)
+    if leftovers := lake.clean_staging(table.name):
+        log.warning("table %s: removed %s uncommitted batch(es) left by an interrupted extract", table.name, leftovers)
     batch_id = (manifests[-1].batch_id + 1) if manifests else 1
     mode = "full" if full_refresh or not manifests else "incremental"
     wm = watermarks.current(table, manifests)

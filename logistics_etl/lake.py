@@ -151,12 +151,14 @@ class Lake:
             os.close(dfd)
         return final
 
-    def clean_staging(self) -> int:
-        """Remove what crashed writers left in `_staging/`; returns how many batches."""
-        sdir = self.root / "_staging"
+    def clean_staging(self, table: str) -> int:
+        """Remove what a crashed writer of `table` left in `_staging/`; returns how many batches.
+
+        Safe because one extract per table runs at a time (the DAG has max_active_runs=1)."""
+        sdir = self.root / "_staging" / table
         if not sdir.exists():
             return 0
-        leftovers = [p for t in sdir.iterdir() for p in t.iterdir()]
+        leftovers = list(sdir.iterdir())
         for p in leftovers:
             shutil.rmtree(p, ignore_errors=True)
         return len(leftovers)
