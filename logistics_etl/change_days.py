@@ -17,7 +17,6 @@ from logistics_etl.generator import (
     HOUR,
     _customer_rows,
     _insert,
-    _insert_events,
     _money,
     _shipment_timeline,
     fmt_times,
@@ -204,5 +203,3 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     _insert(conn, "ShipmentEvents", [(first_event + i, ev_sid[o], ev_type[o], at_txt[i], cities[loc[i]])
                                      for i, o in enumerate(order)])
 
-
-__all__ = ["apply_day", "_insert_events"]

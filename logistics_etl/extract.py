@@ -116,14 +116,18 @@ def _landed_versions(lake: Lake, table: Table, manifests: list[Manifest], since)
     ids = [m.batch_id for m in manifests
            if m.watermark_to is not None and watermarks.parse_value(table, m.watermark_to) >= since]
     cols = [table.key] if table.append_only else [table.key, table.watermark_column]
-    return lake.read_columns(table.name, ids, cols) if ids else None
+    landed = lake.read_columns(table.name, ids, cols) if ids else None
+    if landed is None:
+        return None
+    # built once per table: the join marker that _drop_landed looks for
+    return landed.append_column("__landed", pa.repeat(pa.scalar(True), landed.num_rows))
 
 
 def _drop_landed(batch: pa.RecordBatch, landed: pa.Table | None, cols: list[str]) -> pa.RecordBatch:
+    """The rows of `batch` whose (key, watermark) is not in `landed` (from _landed_versions)."""
     if landed is None or batch.num_rows == 0:
         return batch
-    marker = pa.table({**{c: landed.column(c) for c in cols}, "__landed": pa.repeat(True, landed.num_rows)})
-    joined = pa.Table.from_batches([batch]).join(marker, keys=cols, join_type="left outer")
+    joined = pa.Table.from_batches([batch]).join(landed, keys=cols, join_type="left outer")
     fresh = joined.filter(pc.is_null(joined.column("__landed"))).drop_columns(["__landed"])
     fresh = fresh.select(batch.schema.names)
     return fresh.combine_chunks().to_batches()[0] if fresh.num_rows else batch.slice(0, 0)
