@@ -69,6 +69,17 @@ PROFILE = ProfileConfig(
     target_name=SETTINGS.dbt_target,
     profiles_yml_filepath=PROJECT_ROOT / "profiles" / "profiles.yml",
 )
+# A lake on Azure: the dbt tasks read the lake's credentials from the Airflow
+# connection when they run (never here, at parse time).
+def _export_lake_credentials(context) -> None:
+    from logistics_etl.connections import export_lake_credentials
+
+    export_lake_credentials(context)
+
+
+OPERATOR_ARGS = {"install_deps": False}
+if SETTINGS.lake_is_blob:
+    OPERATOR_ARGS["pre_execute"] = _export_lake_credentials
 EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
 
 
@@ -90,16 +101,16 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
             test_behavior=TestBehavior.BUILD,
             should_detach_multiple_parents_tests=True,
         ),
-        operator_args={"install_deps": False},
+        operator_args=OPERATOR_ARGS,
     )
 
 
 @task(multiple_outputs=False)
 def extract(table_name: str, params: dict | None = None, run_id: str | None = None) -> dict:
     """Land the rows of one source table changed since its watermark as one lake batch."""
+    from logistics_etl.connections import open_lake, resolve_source_url
     from logistics_etl.contract import get_table
     from logistics_etl.extract import extract_table
-    from logistics_etl.lake import Lake
     from logistics_etl.settings import load_settings
 
     params = params or {}
@@ -107,9 +118,11 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     if wanted and table_name.lower() not in {t.lower() for t in wanted}:
         return {"table": table_name, "skipped": True}
     settings = load_settings()
-    result = extract_table(get_table(table_name), settings.source_url, Lake(settings.lake_root),
+    # connections are read here, at run time: sql_server_default / azure_data_lake_default when configured
+    result = extract_table(get_table(table_name), resolve_source_url(settings), open_lake(settings),
                            full_refresh=bool(params.get("full_refresh")), batch_size=settings.batch_size,
-                           parallel=settings.extract_parallelism, run_id=run_id or "")
+                           parallel=settings.extract_parallelism,
+                           page_rows=settings.extract_page_rows, run_id=run_id or "")
     return result.as_dict()
 
 

@@ -6,6 +6,7 @@
     logistics airflow ARGS...                   the project's local Airflow CLI
     logistics run                               the whole DAG end to end, then the gold summary
     logistics postgres start|load|stop          a local PostgreSQL copy of the stand-in (networked source)
+    logistics azurite start|stop                the Azure Storage emulator, for a lake on abfs://
     logistics summary | history                 gold numbers; extract batches per table
 """
 
@@ -22,6 +23,7 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl import generator
+from logistics_etl.lake import LakeError
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 
 DAG_ID = "medallion_architecture_etl"
@@ -50,17 +52,18 @@ def cmd_source(args, settings: Settings) -> int:
 
 
 def cmd_extract(args, settings: Settings) -> int:
+    from logistics_etl.connections import open_lake, resolve_source_url
     from logistics_etl.contract import resolve_tables
     from logistics_etl.extract import extract_table
-    from logistics_etl.lake import Lake
 
     tables = resolve_tables(args.tables.split(",") if args.tables else None)
-    lake = Lake(Path(args.lake).resolve() if args.lake else settings.lake_root)
-    url = args.source or settings.source_url
+    lake = open_lake(settings, args.lake)
+    url = resolve_source_url(settings, args.source)
     tty = sys.stdout.isatty()
     for table in tables:
         r = extract_table(table, url, lake, full_refresh=args.full_refresh, batch_size=args.batch_size or
                           settings.batch_size, parallel=args.parallel or settings.extract_parallelism,
+                          page_rows=settings.extract_page_rows if args.page_rows is None else args.page_rows,
                           progress=(lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else None)
         clear = "\r\033[K" if tty else ""
         print(f"{clear}{r.table:<15} batch {r.batch_id:>4} {r.mode:<11} rows {r.rows:>9} "
@@ -73,7 +76,9 @@ def _run(cmd: list[str], env: dict[str, str]) -> int:
 
 
 def dbt_environ(settings: Settings) -> dict[str, str]:
-    return {**os.environ, **settings.dbt_env(), "DBT_TARGET": settings.dbt_target,
+    from logistics_etl.connections import dbt_lake_env
+
+    return {**os.environ, **settings.dbt_env(), **dbt_lake_env(settings), "DBT_TARGET": settings.dbt_target,
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 
@@ -178,6 +183,25 @@ def cmd_postgres(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_azurite(args, settings: Settings) -> int:
+    from logistics_etl.azurite import AzuriteError, LocalAzurite
+
+    server = LocalAzurite(Path(args.dir).resolve() if args.dir else settings.data_dir / "azurite", port=args.port)
+    try:
+        if args.action == "stop":
+            server.stop()
+            print(f"stopped Azurite in {server.root}")
+            return 0
+        server.start()
+    except AzuriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Azurite blob service at {server.endpoint} (the emulator's public development account).\n"
+          f"Use it as the lake:\n  export LAKE_ROOT=abfs://lake/logistics\n"
+          f"  export AZURE_STORAGE_CONNECTION_STRING='{server.connection_string}'")
+    return 0
+
+
 def cmd_summary(args, settings: Settings) -> int:
     from logistics_etl.report import gold_summary
 
@@ -186,12 +210,12 @@ def cmd_summary(args, settings: Settings) -> int:
 
 
 def cmd_history(args, settings: Settings) -> int:
+    from logistics_etl.connections import open_lake
     from logistics_etl.contract import resolve_tables
-    from logistics_etl.lake import Lake
     from logistics_etl.report import extract_history
 
     names = [t.name for t in resolve_tables(args.tables.split(","))] if args.tables else None
-    print(extract_history(Lake(settings.lake_root), names, args.last))
+    print(extract_history(open_lake(settings), names, args.last))
     return 0
 
 
@@ -213,10 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("extract", help="land changed source rows in the lake, one batch per table")
     e.add_argument("--tables", help="comma-separated source tables (default: all nine)")
     e.add_argument("--full-refresh", action="store_true", help="re-read whole tables, not just changes")
-    e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://...")
-    e.add_argument("--lake", help="lake folder (default: LAKE_ROOT or data/lake)")
+    e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://..., "
+                   "or airflow://<conn_id> (e.g. airflow://sql_server_default)")
+    e.add_argument("--lake", help="lake folder or abfs://<container>/<path> (default: LAKE_ROOT or data/lake)")
     e.add_argument("--batch-size", type=int, help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
     e.add_argument("--parallel", type=int, help="key ranges read at once (default: LOGISTICS_EXTRACT_PARALLELISM)")
+    e.add_argument("--page-rows", type=int, help="read in keyset pages of this many rows, 0 = one statement "
+                   "(default: LOGISTICS_EXTRACT_PAGE_ROWS)")
     e.set_defaults(func=cmd_extract)
 
     d = sub.add_parser("dbt", help="dbt with DBT_PROFILES_DIR, LAKE_ROOT and DUCKDB_PATH set",
@@ -243,6 +270,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--port", type=int, default=55432)
     g.set_defaults(func=cmd_postgres)
 
+    z = sub.add_parser("azurite", help="the Azure Storage emulator (npm azurite): start or stop, for an abfs:// lake")
+    z.add_argument("action", choices=["start", "stop"])
+    z.add_argument("--dir", help="emulator folder (default: data/azurite)")
+    z.add_argument("--port", type=int, default=10000)
+    z.set_defaults(func=cmd_azurite)
+
     m = sub.add_parser("summary", help="rows per gold model and carrier on-time rates")
     m.add_argument("--date", type=date.fromisoformat, help="delivery date (default: the latest)")
     m.set_defaults(func=cmd_summary)
@@ -260,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, load_settings())
-    except (ConfigError, generator.StandInError, KeyError, FileNotFoundError) as exc:
+    except (ConfigError, LakeError, generator.StandInError, KeyError, FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -143,6 +143,23 @@ def _key_bounds(source_url, table: Table, dialect, keys: pa.Array | None, reader
     return batch.column(0)[0].as_py(), batch.column(1)[0].as_py()
 
 
+def _keyset_pages(page_sql: Callable[[int | None], str], key: str, page_rows: int,
+                  read: Callable[[str], pa.RecordBatchReader]) -> Iterator[pa.RecordBatch]:
+    """Record batches of consecutive keyset pages: each next page starts after the last key of the one before."""
+    after = None
+    while True:
+        rows, last = 0, None
+        for batch in read(page_sql(after)):
+            if batch.num_rows:
+                rows += batch.num_rows
+                top = pc.max(batch.column(key)).as_py()
+                last = top if last is None or top > last else last
+            yield batch
+        if rows < page_rows or last is None:
+            return
+        after = last
+
+
 @dataclass
 class _Slice:
     rows: int = 0
@@ -204,10 +221,14 @@ def extract_table(
     key_overlap: int = DEFAULT_KEY_OVERLAP,
     run_id: str = "",
     parallel: int = 1,
+    page_rows: int = 0,
     reader: Callable[[str, str, int], pa.RecordBatchReader] = read_arrow,
     progress: Callable[[str, int], None] | None = None,
 ) -> ExtractResult:
-    """Land one table's changed rows as one committed batch; `parallel` > 1 reads that many key ranges at once."""
+    """Land one table's changed rows as one committed batch.
+
+    `parallel` > 1 reads that many key ranges at once; `page_rows` > 0 reads each range as keyset pages of
+    that many rows (one short statement per page, in key order) instead of one long statement."""
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
     dialect = queries.dialect_for(source_url)
@@ -239,13 +260,18 @@ def extract_table(
         if low is not None:
             key_ranges = queries.split_key_range(low, high, parallel) or [None]
     sqls = [queries.changed_rows(table, dialect, since, r) for r in key_ranges]
+    if page_rows:
+        sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows)) for r in key_ranges]
     log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),
              sqls[0] if len(sqls) == 1 else f"{len(sqls)} key ranges in parallel, e.g. {sqls[0]}")
     counter = _Progress(table.name, progress)
 
     with lake.stage(table.name, batch_id) as staging:
         def run(i: int) -> _Slice:
-            return _stream_slice(table, reader(source_url, sqls[i], batch_size), staging,
+            source = reader(source_url, sqls[i], batch_size) if not page_rows else _keyset_pages(
+                lambda after: queries.changed_rows(table, dialect, since, key_ranges[i], page=(after, page_rows)),
+                table.key, page_rows, lambda sql: reader(source_url, sql, batch_size))
+            return _stream_slice(table, source, staging,
                                  f"part-{i:02d}-" if len(sqls) > 1 else "part-", rows_per_file,
                                  landed, dedupe_cols, batch_id, extracted_at, counter)
 

@@ -107,7 +107,7 @@ class Lake:
                 return pq.read_table(kpath).column(0).combine_chunks()
         return None
 
-    def read_columns(self, table: str, batch_ids: list[int], columns: list[str]) -> pa.Table | None:
+    def read_columns(self, table: str, batch_ids: list[int], columns: list[str] | None) -> pa.Table | None:
         paths = [p for b in batch_ids for p in sorted(self.batch_dir(table, b).glob("part-*.parquet"))]
         if not paths:
             return None

@@ -71,19 +71,29 @@ def redact(url: str) -> str:
 
 
 def changed_rows(table: Table, dialect: Dialect, since: datetime | int | None,
-                 key_range: tuple[int | None, int | None] | None = None) -> str:
-    """Rows changed after `since` (all rows when None), optionally only keys in [low, high] (None: open)."""
+                 key_range: tuple[int | None, int | None] | None = None,
+                 page: tuple[int | None, int] | None = None) -> str:
+    """Rows changed after `since` (all rows when None), optionally only keys in [low, high] (None: open).
+
+    `page=(after_key, rows)` makes it one keyset page: the first `rows` rows with key > `after_key`, in key
+    order (`TOP (n) ... ORDER BY` in T-SQL, `LIMIT` elsewhere): a seek on the primary key, never OFFSET."""
     conditions = []
+    key = dialect.quote(table.key)
     if since is not None:
         conditions.append(f"{dialect.quote(table.watermark_column)} > {dialect.literal(since)}")
     if key_range is not None:
-        key = dialect.quote(table.key)
         if key_range[0] is not None:
             conditions.append(f"{key} >= {int(key_range[0])}")
         if key_range[1] is not None:
             conditions.append(f"{key} <= {int(key_range[1])}")
-    sql = f"SELECT * FROM {dialect.table_ref(table)}"
-    return sql + (" WHERE " + " AND ".join(conditions) if conditions else "")
+    if page is not None and page[0] is not None:
+        conditions.append(f"{key} > {int(page[0])}")
+    top = f"TOP ({int(page[1])}) " if page is not None and dialect.name == "tsql" else ""
+    sql = f"SELECT {top}* FROM {dialect.table_ref(table)}"
+    sql += " WHERE " + " AND ".join(conditions) if conditions else ""
+    if page is not None:
+        sql += f" ORDER BY {key}" + ("" if top else f" LIMIT {int(page[1])}")
+    return sql
 
 
 def split_key_range(low: int, high: int, parts: int) -> list[tuple[int | None, int | None]]:

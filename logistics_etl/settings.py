@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 
 
 class ConfigError(ValueError):
@@ -36,11 +37,21 @@ def _int(env: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _lake_root(data_dir: Path) -> str:
+    raw = os.environ.get("LAKE_ROOT")
+    if raw and "://" in raw:
+        if not raw.startswith(BLOB_SCHEMES) or len(raw.split("://", 1)[1].strip("/")) == 0:
+            raise ConfigError(f"setting LAKE_ROOT={raw!r}: a lake URL must be abfs://<container>/<path>")
+        return raw.rstrip("/")
+    return str(_path("LAKE_ROOT", data_dir / "lake"))
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
     source_url: str
-    lake_root: Path
+    lake_root: str  # a local folder, or abfs://<container>/<path> for Azure Blob / ADLS
+    lake_conn_id: str
     duckdb_path: Path
     batch_size: int
     dbt_target: str
@@ -48,6 +59,11 @@ class Settings:
     alert_email: str
     task_retries: int
     extract_parallelism: int
+    extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
+
+    @property
+    def lake_is_blob(self) -> bool:
+        return self.lake_root.startswith(BLOB_SCHEMES)
 
     @property
     def manifest_path(self) -> Path:
@@ -56,7 +72,7 @@ class Settings:
     def dbt_env(self) -> dict[str, str]:
         """Environment that dbt needs to find the lake and the warehouse."""
         return {
-            "LAKE_ROOT": str(self.lake_root),
+            "LAKE_ROOT": self.lake_root,
             "DUCKDB_PATH": str(self.duckdb_path),
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
         }
@@ -68,7 +84,8 @@ def load_settings() -> Settings:
     return Settings(
         data_dir=data_dir,
         source_url=os.environ.get("LOGISTICS_SOURCE_URL") or default_source,
-        lake_root=_path("LAKE_ROOT", data_dir / "lake"),
+        lake_root=_lake_root(data_dir),
+        lake_conn_id=os.environ.get("LOGISTICS_LAKE_CONN_ID") or "azure_data_lake_default",
         duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
         batch_size=_int("LOGISTICS_BATCH_SIZE", 200_000),
         dbt_target=os.environ.get("DBT_TARGET", "dev"),
@@ -76,4 +93,5 @@ def load_settings() -> Settings:
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
         extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
+        extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
     )

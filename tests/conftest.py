@@ -108,3 +108,14 @@ class Source:
 def source(request, source_db: Path) -> Source:
     server = request.getfixturevalue("postgres_server") if request.param == "postgresql" else None
     return Source(request.param, source_db, server)
+
+
+@pytest.fixture(scope="session")
+def azurite_server(tmp_path_factory):
+    """A real Azurite blob service (npm), installed, started and stopped by the project's own code."""
+    from logistics_etl.azurite import LocalAzurite
+
+    server = LocalAzurite(tmp_path_factory.mktemp("azurite"), port=_free_port())
+    server.start()
+    yield server
+    server.stop()
