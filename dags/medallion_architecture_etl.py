@@ -3,6 +3,7 @@
 Top-level code only builds the DAG: it reads environment settings and the dbt
 manifest (no `dbt ls`, no database, no Airflow Variable at parse time).
 
+    check_configuration     Variables and connections, read and checked at run time
     extract_from_sqlserver  one task per source table: changed rows -> lake batch
     process_bronze_layer    cosmos: one task per dbt model (`dbt build`: run + its tests)
     process_silver_layer    seeds, silver models, quarantine, reconciliation test
@@ -105,6 +106,18 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
     )
 
 
+@task
+def check_configuration() -> dict:
+    """Read the Variables `environment` and `spark_config` and the connections this run uses, now (at run
+    time), and fail naming the one that is missing or malformed. Returns them without any secret."""
+    from logistics_etl.airflow_settings import check_run_config
+    from logistics_etl.settings import load_settings
+
+    config = check_run_config(load_settings())
+    print(f"run configuration: {config}")
+    return config
+
+
 @task(multiple_outputs=False)
 def extract(table_name: str, params: dict | None = None, run_id: str | None = None) -> dict:
     """Land the rows of one source table changed since its watermark as one lake batch."""
@@ -153,7 +166,7 @@ def medallion_architecture_etl():
     bronze = _layer("process_bronze_layer", ["dbt_project/bronze"])
     silver = _layer("process_silver_layer", ["seeds", "dbt_project/silver"])
     gold = _layer("process_gold_layer", ["dbt_project/gold", "tests/dbt/gold"])
-    extract_from_sqlserver() >> bronze >> silver >> gold
+    check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 
 
 DAG = medallion_architecture_etl()

@@ -7,6 +7,7 @@
     logistics run                               the whole DAG end to end, then the gold summary
     logistics postgres start|load|stop          a local PostgreSQL copy of the stand-in (networked source)
     logistics azurite start|stop                the Azure Storage emulator, for a lake on abfs://
+    logistics airflow-settings load             airflow_settings.yaml -> the local Airflow's connections, Variables
     logistics summary | history                 gold numbers; extract batches per table
 """
 
@@ -96,6 +97,21 @@ def cmd_airflow(args, settings: Settings) -> int:
     return _run([str(Path(sys.executable).with_name("airflow")), *args.airflow_args], with_airflow_env(settings))
 
 
+def _load_airflow_settings(env: dict[str, str], path: str | None = None) -> int:
+    cmd = [sys.executable, "-m", "logistics_etl.airflow_settings", *([path] if path else [])]
+    return subprocess.run(cmd, env=env, cwd=PROJECT_ROOT).returncode
+
+
+def cmd_airflow_settings(args, settings: Settings) -> int:
+    from logistics_etl.airflow_env import with_airflow_env
+
+    env = with_airflow_env(settings)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True).returncode:
+        return _run([airflow, "db", "migrate"], env)
+    return _load_airflow_settings(env, args.file)
+
+
 def cmd_run(args, settings: Settings) -> int:
     """Source (made once), dbt manifest, Airflow metadata DB, then `airflow dags test` and the summary."""
     from logistics_etl.airflow_env import with_airflow_env
@@ -117,10 +133,12 @@ def cmd_run(args, settings: Settings) -> int:
         return 1
     env = with_airflow_env(settings)
     airflow = str(Path(sys.executable).with_name("airflow"))
-    print(f"[3/4] Airflow metadata DB in {env['AIRFLOW_HOME']}")
+    print(f"[3/4] Airflow metadata DB in {env['AIRFLOW_HOME']}, connections and Variables from airflow_settings.yaml")
     if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True,
                       text=True).returncode:
         return _run([airflow, "db", "migrate"], env)
+    if _load_airflow_settings(env):  # connections and Variables from airflow_settings.yaml
+        return 1
     env["LOGISTICS_TASK_RETRIES"] = str(args.retries)
     print(f"[4/4] airflow dags test {DAG_ID} {run_date} (task retries: {args.retries}; "
           f"the deployed DAG retries {settings.task_retries} times)")
@@ -269,6 +287,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dir", help="server folder (default: data/postgres)")
     g.add_argument("--port", type=int, default=55432)
     g.set_defaults(func=cmd_postgres)
+
+    w = sub.add_parser("airflow-settings", help="load airflow_settings.yaml (connections, Variables) into the "
+                       "local Airflow; ${NAME} values come from the environment")
+    w.add_argument("action", choices=["load"])
+    w.add_argument("--file", help="settings file (default: airflow_settings.yaml)")
+    w.set_defaults(func=cmd_airflow_settings)
 
     z = sub.add_parser("azurite", help="the Azure Storage emulator (npm azurite): start or stop, for an abfs:// lake")
     z.add_argument("action", choices=["start", "stop"])

@@ -26,7 +26,26 @@ def upstream_groups(group):
                    if u.split(".")[0] != group})
 
 
+def next_runs(first: str, count: int) -> list[str]:
+    """The schedule's next `count` run times (local ISO) from the instant `first`, as the scheduler computes them."""
+    import pendulum
+    from airflow.serialization.decoders import decode_timetable
+    from airflow.serialization.encoders import encode_timetable
+    from airflow.timetables.base import TimeRestriction
+
+    # what the scheduler uses: the DAG's timetable as it comes out of serialization
+    timetable = decode_timetable(encode_timetable(dag.timetable))
+    out, last = [], None
+    restriction = TimeRestriction(earliest=pendulum.parse(first), latest=None, catchup=True)
+    for _ in range(count):
+        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        out.append(pendulum.instance(info.run_after).in_timezone(timetable._timezone).isoformat())
+        last = info.data_interval
+    return out
+
+
 print(json.dumps({
+    "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
     "timetable": f"{type(dag.timetable).__name__}({dag.timetable.expression})",
     "timezone": str(getattr(dag.timetable.timezone, "name", dag.timetable.timezone)),

@@ -25,13 +25,13 @@ def manifest() -> dict:
     return json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())
 
 
-def probe(tmp_path: Path, **extra_env: str) -> subprocess.CompletedProcess:
+def probe(tmp_path: Path, *run_from: str, **extra_env: str) -> subprocess.CompletedProcess:
     env = {**os.environ, **airflow_env(load_settings()), **extra_env}
     # No metadata database can be reached: parsing must not need one (no Variable, no Connection).
     env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = f"sqlite:///{tmp_path}/no/such/dir/airflow.db"
     env["AIRFLOW_HOME"] = str(tmp_path / "airflow-home")
-    return subprocess.run([sys.executable, str(PROBE), str(DAG_FILE)], env=env, capture_output=True, text=True,
-                          cwd=tmp_path, timeout=300)
+    return subprocess.run([sys.executable, str(PROBE), str(DAG_FILE), *run_from], env=env, capture_output=True,
+                          text=True, cwd=tmp_path, timeout=300)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +59,11 @@ def test_identity_schedule_and_defaults(dag_info):
 
 
 def test_groups_run_in_layer_order(dag_info):
-    assert set(dag_info["groups"]) == {"extract_from_sqlserver", "process_bronze_layer", "process_silver_layer",
-                                       "process_gold_layer"}
+    assert set(dag_info["groups"]) == {"null", "extract_from_sqlserver", "process_bronze_layer",
+                                       "process_silver_layer", "process_gold_layer"}
+    assert dag_info["groups"]["null"] == ["check_configuration"], "the one task outside the groups"
     assert dag_info["upstream_groups"] == {
-        "extract_from_sqlserver": [],
+        "extract_from_sqlserver": ["check_configuration"],
         "process_bronze_layer": ["extract_from_sqlserver"],
         "process_silver_layer": ["process_bronze_layer"],
         "process_gold_layer": ["process_silver_layer"],
@@ -103,3 +104,30 @@ def test_time_zone_is_configurable_and_validated(manifest, tmp_path):
     bad = probe(tmp_path, LOGISTICS_TIMEZONE="Mars/Olympus_Mons")
     assert bad.returncode != 0
     assert "LOGISTICS_TIMEZONE='Mars/Olympus_Mons' is not an IANA time zone" in bad.stderr
+
+
+# The 02:00 of the spring-forward day does not exist, and on the fall-back day 02:00 (Amsterdam) or 01:00-02:00
+# (New York) happens twice. The schedule is a cron *trigger* in the local zone: one run per local day, always.
+DST_CASES = {
+    "Europe/Amsterdam": ("2026-03-27T12:00:00+00:00", "2026-10-23T12:00:00+00:00",
+                         ["2026-03-28T02:00:00+01:00", "2026-03-29T03:00:00+02:00", "2026-03-30T02:00:00+02:00"],
+                         ["2026-10-24T02:00:00+02:00", "2026-10-25T02:00:00+01:00", "2026-10-26T02:00:00+01:00"]),
+    "America/New_York": ("2026-03-06T12:00:00+00:00", "2026-10-30T12:00:00+00:00",
+                         ["2026-03-07T02:00:00-05:00", "2026-03-08T03:00:00-04:00", "2026-03-09T02:00:00-04:00"],
+                         ["2026-10-31T02:00:00-04:00", "2026-11-01T02:00:00-05:00", "2026-11-02T02:00:00-05:00"]),
+}
+
+
+@pytest.mark.parametrize("zone", sorted(DST_CASES))
+def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path, zone: str):
+    """One run per local day across spring-forward and fall-back, at 02:00 local when it exists; on the
+    spring-forward day the nonexistent 02:00 runs once, at 03:00 local (the first instant after the gap)."""
+    spring_from, fall_from, spring, fall = DST_CASES[zone]
+    proc = probe(tmp_path, spring_from, fall_from, LOGISTICS_TIMEZONE=zone)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = json.loads(proc.stdout.strip().splitlines()[-1])["next_runs"]
+    assert runs[spring_from][:3] == spring, runs[spring_from]
+    assert runs[fall_from][:3] == fall, runs[fall_from]
+    for seq in runs.values():
+        days = [r[:10] for r in seq]
+        assert len(days) == len(set(days)), f"a local day runs twice: {seq}"

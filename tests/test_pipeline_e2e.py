@@ -4,6 +4,7 @@ Airflow DAG (`airflow dags test`, real cosmos tasks, real DuckDB), checked again
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -97,17 +98,45 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     assert gold_snapshot(warehouse) == gold_before
 
 
-def test_a_failing_night_fails_fast_and_names_the_task_and_the_column(data_dir: Path):
+PASSWORD = "pw-" + os.urandom(8).hex()
+SAS_SIGNATURE = os.urandom(12).hex()
+SAS_TOKEN = f"sv=2024-11-04&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig={SAS_SIGNATURE}"
+
+
+def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_email(data_dir: Path):
     """A column dropped in the source fails its extract task; the run exits non-zero at once (no retry wait),
-    names the failed task, commits nothing for that table, and the log names table and column."""
+    names the failed task, commits nothing for that table, and the log names table and column. Airflow's
+    SMTP notifier sends the failure e-mail (dag, task, run, log link) to a real SMTP server (aiosmtpd)."""
+    import json
     import sqlite3
 
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    from tests.conftest import _free_port
+
+    received = []
+
+    class Sink(Message):
+        def handle_message(self, message):
+            received.append(message)
+
+    smtp = Controller(Sink(), hostname="127.0.0.1", port=_free_port())
+    smtp.start()
+    smtp_conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port, "login": "", "password": "",
+                 "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@logistics.test"}}
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     con = sqlite3.connect(data_dir / "source" / "logisticsdb.sqlite")
     con.execute('ALTER TABLE "Vehicles" DROP COLUMN "CapacityKg"')
     con.commit()
     con.close()
-    proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False)
+    try:
+        proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False, env_extra={
+            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn), "LOGISTICS_ALERT_EMAIL": "oncall@logistics.test",
+            # secrets that airflow_settings.yaml loads and check_configuration reads inside a task
+            "SQLSERVER_PASSWORD": PASSWORD, "AZURE_STORAGE_SAS_TOKEN": SAS_TOKEN})
+    finally:
+        smtp.stop()
     assert proc.returncode != 0
     assert "DAG run failed" in proc.stdout
     failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
@@ -117,3 +146,17 @@ def test_a_failing_night_fails_fast_and_names_the_task_and_the_column(data_dir: 
     assert "table Vehicles: column CapacityKg is in the contract but not in the source" in log
     assert not list((data_dir / "lake" / "bronze" / "Vehicles").glob("batch=*")), "nothing committed for Vehicles"
     assert list((data_dir / "lake" / "bronze" / "Orders").glob("batch=*")), "the other tables landed"
+    mails = [m for m in received if "extract_vehicles" in m["Subject"]]
+    assert mails, f"no failure e-mail for extract_vehicles; received: {[m['Subject'] for m in received]}"
+    mail = mails[0]
+    body = mail.get_payload(decode=True).decode() if not mail.is_multipart() else \
+        "".join(part.get_payload(decode=True).decode() for part in mail.walk() if not part.is_multipart())
+    assert mail["To"] == "oncall@logistics.test" and "medallion_architecture_etl" in mail["Subject"]
+    assert "manual__" in mail["Subject"] or "manual__" in body, "the run id is named"
+    assert "extract_from_sqlserver.extract_vehicles" in body and "http" in body and "log" in body.lower()
+    # no secret in any log of the run: the dags-test log (which holds every task's log) and any log file
+    logs = [p for p in (data_dir / "airflow").rglob("*.log") if p.is_file()]
+    text = "".join(p.read_text(errors="replace") for p in logs) + proc.stdout + proc.stderr
+    assert "'connection sql_server_default': 'mssql://etl_reader:***@" in text, \
+        "check_configuration read the connection (with its password) and logged it redacted"
+    assert PASSWORD not in text and SAS_SIGNATURE not in text

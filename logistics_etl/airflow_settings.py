@@ -1,0 +1,187 @@
+"""`airflow_settings.yaml`: the project's Airflow connections and Variables, declared once.
+
+* `read_settings_file` parses the Astro-shaped file and fills `${NAME}` /
+  `${NAME:-default}` from the environment (secrets live there, never in the file).
+* `load_into_airflow` writes them into the Airflow metadata DB (run through
+  `logistics airflow-settings load`, which sets the project's AIRFLOW_HOME).
+* `check_run_config` is what the DAG's first task runs: it reads the Variables
+  and the connections the settings use, at run time, and fails naming the
+  Variable or connection that is missing or malformed.
+
+Nothing here prints or logs a password or token.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+
+import yaml
+
+from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings
+
+SETTINGS_FILE = PROJECT_ROOT / "airflow_settings.yaml"
+ENVIRONMENTS = ("dev", "test", "production")
+MEMORY = re.compile(r"^\d+[kmgt]?$", re.IGNORECASE)
+_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
+CONN_FIELDS = {"conn_type": "conn_type", "conn_host": "host", "conn_schema": "schema", "conn_login": "login",
+               "conn_password": "password", "conn_port": "port", "conn_extra": "extra"}
+
+
+def _fill(value, where: str, environ: Mapping[str, str]):
+    if isinstance(value, dict):
+        return {k: _fill(v, f"{where}.{k}", environ) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, f"{where}[{i}]", environ) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in environ:
+            return environ[name]
+        if default is None:
+            raise ConfigError(f"airflow_settings.yaml {where}: environment variable {name} is not set "
+                              f"(write ${{{name}:-}} for an optional value)")
+        return default
+
+    return _REF.sub(sub, value)
+
+
+def read_settings_file(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | None = None
+                       ) -> tuple[list[dict], dict[str, str]]:
+    """Connections (as Airflow connection fields) and Variables of the file, environment filled in."""
+    environ = os.environ if environ is None else environ
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    airflow = doc.get("airflow") or {}
+    connections = []
+    for i, raw in enumerate(airflow.get("connections") or []):
+        conn_id = (raw or {}).get("conn_id")
+        if not conn_id or not raw.get("conn_type"):
+            raise ConfigError(f"{path}: connections[{i}] needs conn_id and conn_type")
+        unknown = set(raw) - set(CONN_FIELDS) - {"conn_id"}
+        if unknown:
+            raise ConfigError(f"{path}: connection {conn_id}: unknown field(s) {', '.join(sorted(unknown))}")
+        conn = {"conn_id": conn_id}
+        for key, field in CONN_FIELDS.items():
+            value = _fill(raw.get(key), f"connection {conn_id}.{key}", environ)
+            if field == "port" and value not in (None, ""):
+                try:
+                    value = int(value)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{path}: connection {conn_id}.conn_port={value!r} is not a number") from None
+            if field == "extra" and isinstance(value, dict):
+                value = {k: v for k, v in value.items() if v not in (None, "")}
+            conn[field] = value if value != "" else None
+        connections.append(conn)
+    variables = {}
+    for i, raw in enumerate(airflow.get("variables") or []):
+        name = (raw or {}).get("variable_name")
+        if not name or "variable_value" not in raw:
+            raise ConfigError(f"{path}: variables[{i}] needs variable_name and variable_value")
+        value = _fill(raw["variable_value"], f"variable {name}", environ)
+        variables[name] = value if isinstance(value, str) else json.dumps(value)
+    return connections, variables
+
+
+def load_into_airflow(path: Path = SETTINGS_FILE) -> list[str]:
+    """Create or replace the file's connections and Variables in the Airflow metadata DB; returns what was done."""
+    from airflow.models.connection import Connection
+    from airflow.models.variable import Variable
+    from airflow.utils.session import create_session
+
+    connections, variables = read_settings_file(path)
+    done = []
+    with create_session() as session:
+        for c in connections:
+            session.query(Connection).filter(Connection.conn_id == c["conn_id"]).delete()
+            extra = json.dumps(c["extra"]) if isinstance(c["extra"], dict) else c["extra"]
+            session.add(Connection(conn_id=c["conn_id"], conn_type=c["conn_type"], host=c["host"],
+                                   schema=c["schema"], login=c["login"], password=c["password"],
+                                   port=c["port"], extra=extra))
+            secret = "password set" if c["password"] else "no password"
+            done.append(f"connection {c['conn_id']} ({c['conn_type']}, {secret})")
+    for name, value in variables.items():
+        Variable.set(name, value)
+        done.append(f"variable {name}")
+    return done
+
+
+def parse_spark_config(raw: str | None) -> dict:
+    if raw is None:
+        raise ConfigError("Airflow Variable 'spark_config' is not set; load airflow_settings.yaml "
+                          "(`logistics airflow-settings load`)")
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ConfigError("Airflow Variable 'spark_config' is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ConfigError("Airflow Variable 'spark_config' must be a JSON object")
+    for key in ("driver_memory", "executor_memory"):
+        if not MEMORY.match(str(value.get(key, ""))):
+            raise ConfigError(f"Airflow Variable 'spark_config': {key} must be a memory size like '4g', "
+                              f"got {value.get(key)!r}")
+    return value
+
+
+def parse_environment(raw: str | None) -> str:
+    if raw not in ENVIRONMENTS:
+        raise ConfigError(f"Airflow Variable 'environment' must be one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return raw
+
+
+def check_run_config(settings: Settings, variable_get=None) -> dict:
+    """Read and check, at run time, the Variables and the connections this run uses. Returns no secret."""
+    if variable_get is None:
+        from airflow.sdk import Variable
+
+        def variable_get(key):
+            return Variable.get(key, default=None)
+
+    from logistics_etl.connections import (
+        get_airflow_connection,
+        lake_connection_string,
+        source_url_from_connection,
+    )
+    from logistics_etl.queries import redact
+
+    out = {"environment": parse_environment(variable_get("environment")),
+           "spark_config": parse_spark_config(variable_get("spark_config"))}
+    # The connections this run uses must be right; the others are checked too when defined (so a broken
+    # production connection shows in dev first), but only reported.
+    source_used = settings.source_url.startswith("airflow://")
+    source_id = settings.source_url.removeprefix("airflow://") if source_used else "sql_server_default"
+    out["source"] = redact(settings.source_url) if not source_used else None
+    try:
+        out[f"connection {source_id}"] = redact(source_url_from_connection(get_airflow_connection(source_id)))
+    except ConfigError as exc:
+        if source_used:
+            raise
+        out[f"connection {source_id}"] = f"not usable, not used by this run: {exc}"
+    out["lake"] = settings.lake_root
+    if not (settings.lake_is_blob and os.environ.get("AZURE_STORAGE_CONNECTION_STRING")):
+        try:
+            lake_connection_string(get_airflow_connection(settings.lake_conn_id))
+            out[f"connection {settings.lake_conn_id}"] = "ok"
+        except ConfigError as exc:
+            if settings.lake_is_blob:
+                raise
+            out[f"connection {settings.lake_conn_id}"] = f"not usable, not used by this run: {exc}"
+    return {k: v for k, v in out.items() if v is not None}
+
+
+if __name__ == "__main__":  # `logistics airflow-settings load` runs this with the project's AIRFLOW_HOME
+    import sys
+
+    try:
+        for line in load_into_airflow(Path(sys.argv[1]) if len(sys.argv) > 1 else SETTINGS_FILE):
+            print(f"loaded {line}")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,106 @@
+"""airflow_settings.yaml: declared once, loaded by one command, read at run time, no secret in the repo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from logistics_etl.airflow_env import with_airflow_env
+from logistics_etl.airflow_settings import SETTINGS_FILE, check_run_config, read_settings_file
+from logistics_etl.settings import ConfigError, load_settings
+from tests.conftest import run_cli
+
+
+def test_the_file_declares_the_connections_and_variables_without_secrets():
+    connections, variables = read_settings_file(SETTINGS_FILE, environ={})
+    by_id = {c["conn_id"]: c for c in connections}
+    assert by_id["sql_server_default"]["conn_type"] == "mssql"
+    assert by_id["sql_server_default"]["schema"] == "LogisticsDB"
+    assert by_id["azure_data_lake_default"]["conn_type"] == "wasb"
+    assert by_id["sql_server_default"]["password"] is None, "no password in the repository"
+    assert "sas_token" not in (by_id["azure_data_lake_default"]["extra"] or {}), "no SAS token in the repository"
+    assert variables["environment"] == "dev"
+    assert set(json.loads(variables["spark_config"])) == {"driver_memory", "executor_memory"}
+    filled, _ = read_settings_file(SETTINGS_FILE, environ={"SQLSERVER_PASSWORD": "pw", "AZURE_STORAGE_SAS_TOKEN":
+                                                           "sv=1&sig=x", "SQLSERVER_PORT": "14330"})
+    by_id = {c["conn_id"]: c for c in filled}
+    assert by_id["sql_server_default"]["password"] == "pw" and by_id["sql_server_default"]["port"] == 14330
+    assert by_id["azure_data_lake_default"]["extra"]["sas_token"] == "sv=1&sig=x"
+
+
+def test_a_required_value_that_is_not_set_is_named(tmp_path: Path):
+    f = tmp_path / "airflow_settings.yaml"
+    f.write_text("airflow:\n  connections:\n    - conn_id: sql_server_default\n      conn_type: mssql\n"
+                 "      conn_password: ${PROD_SQL_PASSWORD}\n")
+    with pytest.raises(ConfigError, match=r"connection sql_server_default.conn_password: environment variable "
+                                          r"PROD_SQL_PASSWORD is not set"):
+        read_settings_file(f, environ={})
+    f.write_text("airflow:\n  connections:\n    - conn_id: x\n      conn_type: mssql\n      conn_hots: h\n")
+    with pytest.raises(ConfigError, match="connection x: unknown field.*conn_hots"):
+        read_settings_file(f, environ={})
+
+
+def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
+    secret = "pw-" + os.urandom(6).hex()
+    out = run_cli("airflow-settings", "load", env_extra={"SQLSERVER_PASSWORD": secret}).stdout
+    assert "loaded connection sql_server_default (mssql, password set)" in out
+    assert "loaded variable spark_config" in out and secret not in out
+    env = with_airflow_env(load_settings())
+    code = ("import json; from airflow.models.connection import Connection; from airflow.models.variable import "
+            "Variable; from airflow.utils.session import create_session\n"
+            "with create_session() as s:\n"
+            "    c = s.query(Connection).filter(Connection.conn_id == 'sql_server_default').one()\n"
+            "    print(json.dumps([c.conn_type, c.host, c.port, c.schema, c.password, "
+            "Variable.get('environment'), json.loads(Variable.get('spark_config'))]))")
+    got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                                    check=True).stdout.strip().splitlines()[-1])
+    assert got == ["mssql", "sqlserver.logistics.internal", 1433, "LogisticsDB", secret, "dev",
+                   {"driver_memory": "2g", "executor_memory": "4g"}]
+
+
+@pytest.fixture
+def airflow_vars(monkeypatch: pytest.MonkeyPatch, data_dir: Path):
+    """Variables and connections through Airflow's own AIRFLOW_VAR_* / AIRFLOW_CONN_* lookup."""
+    monkeypatch.setenv("AIRFLOW_VAR_ENVIRONMENT", "production")
+    monkeypatch.setenv("AIRFLOW_VAR_SPARK_CONFIG", '{"driver_memory": "2g", "executor_memory": "8g"}')
+    monkeypatch.setenv("AIRFLOW_CONN_SQL_SERVER_DEFAULT", json.dumps(
+        {"conn_type": "mssql", "host": "db", "login": "etl", "password": "s3cret", "schema": "LogisticsDB"}))
+    return monkeypatch
+
+
+def test_run_config_is_read_at_run_time_and_carries_no_secret(airflow_vars):
+    airflow_vars.setenv("LOGISTICS_SOURCE_URL", "airflow://sql_server_default")
+    config = check_run_config(load_settings())
+    assert config["environment"] == "production" and config["spark_config"]["executor_memory"] == "8g"
+    assert config["connection sql_server_default"] == "mssql://etl:***@db:1433/LogisticsDB"
+    assert "s3cret" not in json.dumps(config)
+
+
+@pytest.mark.parametrize("var, value, message", [
+    ("AIRFLOW_VAR_SPARK_CONFIG", None, "Airflow Variable 'spark_config' is not set"),
+    ("AIRFLOW_VAR_SPARK_CONFIG", "{driver_memory: 2g", "Airflow Variable 'spark_config' is not valid JSON"),
+    ("AIRFLOW_VAR_SPARK_CONFIG", '{"driver_memory": "2g"}', "spark_config': executor_memory must be a memory size"),
+    ("AIRFLOW_VAR_ENVIRONMENT", None, "Airflow Variable 'environment' must be one of dev, test, production"),
+    ("AIRFLOW_CONN_SQL_SERVER_DEFAULT", None, "Airflow connection 'sql_server_default' is not defined"),
+    ("AIRFLOW_CONN_SQL_SERVER_DEFAULT", '{"conn_type": "mssql", "login": "etl"}', "field 'host' is empty"),
+])
+def test_a_missing_or_malformed_setting_is_named(airflow_vars, var: str, value: str | None, message: str):
+    airflow_vars.setenv("LOGISTICS_SOURCE_URL", "airflow://sql_server_default")
+    if value is None:
+        airflow_vars.delenv(var)
+    else:
+        airflow_vars.setenv(var, value)
+    with pytest.raises(ConfigError) as err:
+        check_run_config(load_settings())
+    assert message in str(err.value)
+
+
+def test_an_unused_connection_is_reported_not_fatal(airflow_vars):
+    airflow_vars.delenv("AIRFLOW_CONN_SQL_SERVER_DEFAULT")
+    config = check_run_config(load_settings())  # the source is the stand-in: the connection is not needed
+    assert config["connection sql_server_default"].startswith("not usable, not used by this run")
