@@ -65,6 +65,23 @@ def assert_gold_matches_source(warehouse: Path, source: Path) -> None:
     assert {r[0] for r in query(warehouse, "select carrier_id from gold.dim_carrier")} == expected["dim_carrier"]
 
 
+def assert_run_audit(warehouse: Path, runs: int) -> None:
+    """The monitoring marts describe the Airflow runs: every run extracted nine tables, every dbt node ran in
+    a cosmos task of that run, and nothing failed; the slowest model of each run is ranked."""
+    history = query(warehouse, "select run_key, tables_extracted, rows_extracted, models_built, tests_passed, "
+                               "tests_failed, has_failures from gold.pipeline_runs order by extract_started_at")
+    assert len(history) == runs and all(r[0].startswith("manual__") for r in history), history
+    for run_key, tables, rows, built, passed, failed, has_failures in history:
+        assert (tables, failed, has_failures) == (9, 0, False) and min(rows, built, passed) > 0, run_key
+    # every run but the one building these marts is complete: all models and seeds were recorded
+    models = query(warehouse, "select count(*) from gold.pipeline_model_timings t join gold.pipeline_runs r "
+                              "using (run_key) where r.run_key = (select min(run_key) from gold.pipeline_runs)")
+    assert models[0][0] >= 40
+    assert query(warehouse, "select count(*) from audit.dbt_node_runs where airflow_task_id = ''") == [(0,)]
+    assert query(warehouse, "select count(distinct run_key) from gold.pipeline_model_timings "
+                            "where slowest_rank = 1") == [(runs,)]
+
+
 def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     source = data_dir / "source" / "logisticsdb.sqlite"
     warehouse = data_dir / "warehouse.duckdb"
@@ -89,6 +106,7 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
                      ("Shipments", "unknown_carrier"), ("Customers", "duplicate_customer_code")]:
         assert reasons.get(expected, 0) > 0, f"bad rows of kind {expected} reach quarantine"
     assert query(warehouse, "select sum(unaccounted_rows) from silver.slv_reconciliation") == [(0,)]
+    assert_run_audit(warehouse, runs=3)
 
     # Rerunning without a change day lands no duplicate rows and leaves gold identical.
     gold_before = gold_snapshot(warehouse)
