@@ -7,6 +7,7 @@
     logistics run                               the whole DAG end to end, then the gold summary
     logistics postgres start|load|stop          a local PostgreSQL copy of the stand-in (networked source)
     logistics azurite start|stop                the Azure Storage emulator, for a lake on abfs://
+    logistics ui start|stop                     a local Airflow with its UI (API server, scheduler, DAG processor)
     logistics airflow-settings load             airflow_settings.yaml -> the local Airflow's connections, Variables
     logistics summary | history                 gold numbers; extract batches per table
 """
@@ -220,6 +221,26 @@ def cmd_azurite(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_ui(args, settings: Settings) -> int:
+    from logistics_etl import airflow_ui
+
+    if args.action == "stop":
+        stopped = airflow_ui.stop(settings)
+        print(f"stopped {', '.join(stopped)}" if stopped else "no local Airflow UI was running")
+        return 0
+    if not settings.manifest_path.exists() and _run([_dbt_bin(), "parse", "--quiet"], dbt_environ(settings)):
+        return 1
+    try:
+        ui = airflow_ui.start(settings, port=args.port)
+    except airflow_ui.AirflowUIError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"Airflow UI: {ui.url}\nlogin: {ui.username} / {ui.password}\n"
+          f"DAG: {ui.url}/dags/{DAG_ID}\nlogs: {settings.data_dir / 'airflow' / 'services'}\n"
+          f"stop with: uv run logistics ui stop")
+    return 0
+
+
 def cmd_summary(args, settings: Settings) -> int:
     from logistics_etl.report import gold_summary
 
@@ -293,6 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("action", choices=["load"])
     w.add_argument("--file", help="settings file (default: airflow_settings.yaml)")
     w.set_defaults(func=cmd_airflow_settings)
+
+    u = sub.add_parser("ui", help="a local Airflow with its UI (API server, scheduler, DAG processor): start or stop")
+    u.add_argument("action", choices=["start", "stop"])
+    u.add_argument("--port", type=int, default=8080)
+    u.set_defaults(func=cmd_ui)
 
     z = sub.add_parser("azurite", help="the Azure Storage emulator (npm azurite): start or stop, for an abfs:// lake")
     z.add_argument("action", choices=["start", "stop"])
