@@ -46,7 +46,9 @@ def ui_env(settings: Settings, port: int) -> dict[str, str]:
             "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
-            "AIRFLOW__API__WORKERS": "1"}
+            "AIRFLOW__API__WORKERS": "1",
+            # the scheduler's log server (default 8793), next to the API port so two local Airflows do not clash
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1)}
 
 
 def _airflow() -> str:

@@ -115,6 +115,39 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     assert {m: query(warehouse, f"select count(*) from bronze.{m}")[0][0] for m in BRONZE} == bronze_before
     assert gold_snapshot(warehouse) == gold_before
 
+    assert_the_ui_shows_the_dag_after_its_runs(data_dir)
+
+
+def assert_the_ui_shows_the_dag_after_its_runs(data_dir: Path) -> None:
+    """`logistics ui start` over the Airflow home of these runs (API server, scheduler, DAG processor); a real
+    headless Chromium logs in and finds in the DAG's graph the four groups and a task per dbt model and seed."""
+    import json
+    import re
+    import sqlite3
+
+    from logistics_etl.settings import PROJECT_ROOT
+    from tests.conftest import _free_port
+    from tests.ui_browser import graph_texts
+
+    con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
+    states = [r[0] for r in con.execute("select state from dag_run where dag_id = 'medallion_architecture_etl'")]
+    con.close()
+    assert states and set(states) == {"success"}, states
+    out = run_cli("ui", "start", "--port", str(_free_port()), timeout=300).stdout
+    try:
+        url = re.search(r"Airflow UI: (\S+)", out).group(1)
+        user, password = re.search(r"login: (\S+) / (\S+)", out).groups()
+        seen = graph_texts(url, user, password)
+    finally:
+        run_cli("ui", "stop")
+    for group in ("check_configuration", "extract_from_sqlserver", "process_bronze_layer", "process_silver_layer",
+                  "process_gold_layer"):
+        assert group in seen["collapsed"], group
+    nodes = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())["nodes"].values()
+    expected = [f"{n['name']}_{n['resource_type']}_build" for n in nodes if n["resource_type"] in ("model", "seed")]
+    missing = [t for t in expected if t not in seen["expanded"]]
+    assert len(expected) >= 40 and not missing, missing
+
 
 PASSWORD = "pw-" + os.urandom(8).hex()
 SAS_SIGNATURE = os.urandom(12).hex()
