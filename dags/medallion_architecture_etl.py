@@ -70,6 +70,8 @@ PROFILE = ProfileConfig(
     target_name=SETTINGS.dbt_target,
     profiles_yml_filepath=PROJECT_ROOT / "profiles" / "profiles.yml",
 )
+
+
 # A lake on Azure: the dbt tasks read the lake's credentials from the Airflow
 # connection when they run (never here, at parse time).
 def _export_lake_credentials(context) -> None:
@@ -81,7 +83,12 @@ def _export_lake_credentials(context) -> None:
 OPERATOR_ARGS = {"install_deps": False}
 if SETTINGS.lake_is_blob:
     OPERATOR_ARGS["pre_execute"] = _export_lake_credentials
-EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
+WATCHER = SETTINGS.dbt_execution == "watcher"
+if WATCHER:
+    # the per-model tasks only read what the layer's one `dbt build` reported: no dbt start-up each
+    OPERATOR_ARGS.update(deferrable=False, poke_interval=1)
+EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else ExecutionMode.LOCAL,
+                            invocation_mode=InvocationMode.DBT_RUNNER)
 
 
 def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
@@ -91,7 +98,7 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
     its parents, so every test reads models of one layer only (seeds count as
     silver); singular tests live in tests/dbt/<layer>/, selected with it.
     """
-    return DbtTaskGroup(
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=PROJECT,
         profile_config=PROFILE,
@@ -99,11 +106,20 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"path:{p}" for p in paths],
-            test_behavior=TestBehavior.BUILD,
-            should_detach_multiple_parents_tests=True,
+            test_behavior=TestBehavior.AFTER_EACH if WATCHER else TestBehavior.BUILD,
+            should_detach_multiple_parents_tests=not WATCHER,
         ),
         operator_args=OPERATOR_ARGS,
     )
+    if WATCHER:
+        # One writer at a time (DuckDB): the model tasks follow the layer's `dbt build` instead of waiting
+        # beside it, so they can never hold the only slot while the build waits for it.
+        tasks = list(group.iter_tasks())
+        producer = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher"))
+        for consumer in tasks:
+            if consumer is not producer and hasattr(consumer, "producer_task_id"):
+                producer >> consumer
+    return group
 
 
 @task

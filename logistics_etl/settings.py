@@ -46,6 +46,13 @@ def _lake_root(data_dir: Path) -> str:
     return str(_path("LAKE_ROOT", data_dir / "lake"))
 
 
+def _choice(env: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = os.environ.get(env) or default
+    if value not in allowed:
+        raise ConfigError(f"setting {env}={value!r} must be one of {', '.join(allowed)}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -60,6 +67,7 @@ class Settings:
     task_retries: int
     extract_parallelism: int
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
+    dbt_execution: str  # cosmos execution mode of the dbt tasks: local (a dbt run per task) or watcher
 
     @property
     def lake_is_blob(self) -> bool:
@@ -94,4 +102,5 @@ def load_settings() -> Settings:
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
         extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
+        dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "local", ("local", "watcher")),
     )

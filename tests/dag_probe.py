@@ -44,7 +44,20 @@ def next_runs(first: str, count: int) -> list[str]:
     return out
 
 
+def sensors_not_after_producer() -> list[str]:
+    """Watcher mode: sensor tasks of a layer that could run before (or beside) the layer's dbt build."""
+    out = []
+    for producer in (t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")):
+        after = producer.get_flat_relative_ids(upstream=False)
+        group = producer.task_id.rsplit(".", 1)[0]
+        out += [t.task_id for t in dag.tasks if t.task_id.startswith(group + ".") and t is not producer
+                and hasattr(t, "producer_task_id") and t.task_id not in after]
+    return out
+
+
 print(json.dumps({
+    "producers": sorted(t.task_id for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")),
+    "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
     "timetable": f"{type(dag.timetable).__name__}({dag.timetable.expression})",

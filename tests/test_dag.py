@@ -131,3 +131,17 @@ def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path,
     for seq in runs.values():
         days = [r[:10] for r in seq]
         assert len(days) == len(set(days)), f"a local day runs twice: {seq}"
+
+
+def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(manifest, tmp_path: Path):
+    """LOGISTICS_DBT_EXECUTION=watcher: one producer (`dbt build`) per layer, and every model or test sensor of
+    the layer downstream of it, so a sensor can never hold the single DuckDB slot its producer needs."""
+    proc = probe(tmp_path, LOGISTICS_DBT_EXECUTION="watcher")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["producers"] == [f"process_{layer}_layer.dbt_producer_watcher" for layer in ("bronze", "gold",
+                                                                                            "silver")]
+    assert info["sensors_not_after_producer"] == []
+    assert "process_gold_layer.fct_shipments.run" in info["groups"]["process_gold_layer"]
+    bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
+    assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of local, watcher" in bad.stderr
