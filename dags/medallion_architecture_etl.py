@@ -80,13 +80,21 @@ def _export_lake_credentials(context) -> None:
     export_lake_credentials(context)
 
 
-OPERATOR_ARGS = {"install_deps": False}
+OPERATOR_ARGS = {
+    "install_deps": False,
+    # Each model task is one dbt invocation: skip what nobody reads. dbt's JSON artifacts (manifest.json,
+    # run_results.json: about 0.3 s an invocation; the run audit comes from on-run-end instead) and one
+    # Airflow asset event per model.
+    "dbt_cmd_flags": ["--no-write-json"],
+    "emit_datasets": False,
+}
 if SETTINGS.lake_is_blob:
     OPERATOR_ARGS["pre_execute"] = _export_lake_credentials
 WATCHER = SETTINGS.dbt_execution == "watcher"
 if WATCHER:
     # the per-model tasks only read what the layer's one `dbt build` reported: no dbt start-up each
     OPERATOR_ARGS.update(deferrable=False, poke_interval=1)
+    OPERATOR_ARGS.pop("dbt_cmd_flags")  # the producer's results reach its sensors through dbt's artifacts
 EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else ExecutionMode.LOCAL,
                             invocation_mode=InvocationMode.DBT_RUNNER)
 
