@@ -7,7 +7,9 @@ at the given scale. For each table, each method runs in a fresh process that
 reports its own wall time and peak RSS:
 
 - `streaming`: `logistics_etl.extract.extract_table` (connectorx Arrow batches -> zstd Parquet, with the
-  key snapshot and manifest it always writes); `streaming-2`: the same with two key ranges read at once;
+  key snapshot and manifest it always writes; PostgreSQL read with connectorx's `cursor` protocol);
+  `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-2`: `streaming`
+  with two key ranges read at once;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
 
 Then the two Parquet outputs are compared row for row (same row count, same
@@ -34,11 +36,17 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
     started = time.perf_counter()
     if method.startswith("streaming"):
         from logistics_etl.contract import get_table
-        from logistics_etl.extract import extract_table
+        from logistics_etl.extract import extract_table, read_arrow
         from logistics_etl.lake import Lake
 
         parallel = 2 if method == "streaming-2" else 1
-        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, parallel=parallel).rows
+        protocol = "binary" if method == "streaming-binary" else "cursor"
+
+        def reader(url_, sql, batch_size):
+            return read_arrow(url_, sql, batch_size, pg_protocol=protocol)
+
+        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, parallel=parallel,
+                             reader=reader).rows
     else:
         import pandas as pd
         import sqlalchemy
@@ -124,7 +132,8 @@ def main() -> int:
     p.add_argument("--tables", default="Shipments,ShipmentEvents")
     p.add_argument("--port", type=int, default=55439)
     p.add_argument("--keep-server", action="store_true", help="leave PostgreSQL running afterwards")
-    p.add_argument("--worker", choices=["streaming", "streaming-2", "pandas"], help=argparse.SUPPRESS)
+    p.add_argument("--worker", choices=["streaming", "streaming-2", "streaming-binary", "pandas"],
+                   help=argparse.SUPPRESS)
     p.add_argument("--table", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--out", type=Path, help=argparse.SUPPRESS)
@@ -142,7 +151,7 @@ def main() -> int:
     rows_out = []
     try:
         for table in args.tables.split(","):
-            methods = ("pandas", "streaming", "streaming-2")
+            methods = ("pandas", "streaming-binary", "streaming", "streaming-2")
             out = {m: WORK / "out" / table / m for m in methods}
             for d in out.values():
                 shutil.rmtree(d, ignore_errors=True)
@@ -161,12 +170,12 @@ def main() -> int:
         if not args.keep_server:
             LocalPostgres(WORK / "postgres", port=args.port).stop()
 
-    header = f"{'table':<15}{'method':<12}{'rows':>10}{'stream rows/s':>15}{'pandas rows/s':>15}{'speedup':>9}" \
+    header = f"{'table':<15}{'method':<18}{'rows':>10}{'stream rows/s':>15}{'pandas rows/s':>15}{'speedup':>9}" \
              f"{'stream RSS MB':>15}{'pandas RSS MB':>15}{'RSS ratio':>11}  check"
     print(header)
     print("-" * len(header))
     for r in rows_out:
-        print(f"{r['table']:<15}{r['method']:<12}{r['rows']:>10}{r['streaming_rows_per_s']:>15,.0f}{r['pandas_rows_per_s']:>15,.0f}"
+        print(f"{r['table']:<15}{r['method']:<18}{r['rows']:>10}{r['streaming_rows_per_s']:>15,.0f}{r['pandas_rows_per_s']:>15,.0f}"
               f"{r['speedup']:>8.1f}x{r['streaming_peak_rss_mb']:>15.0f}{r['pandas_peak_rss_mb']:>15.0f}"
               f"{r['rss_ratio']:>11.2f}  {r['check']}")
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -18,6 +18,7 @@ import argparse
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -160,24 +161,39 @@ _NEW_STATE = re.compile(r"new_state=(\w+)")
 
 
 def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, list[str]]:
-    """Run `airflow dags test`: the whole output goes to `log`, one line per finished task to the terminal."""
+    """Run `airflow dags test`: the whole output goes to `log`, one line per finished task to the terminal.
+
+    A `logistics run` that is interrupted or killed (SIGTERM) stops its Airflow run too."""
     failed: list[str] = []
     done = 0
     state = None
     started = time.monotonic()
-    with open(log, "w") as fh, subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
-                                                stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-        for line in proc.stdout:
-            fh.write(line)
-            if m := _NEW_STATE.search(line):
-                state = m.group(1)
-            if m := _TASK_END.search(line):
-                done += 1
-                print(f"  {time.monotonic() - started:6.1f}s  #{done:<3} {state or '?':<8} {m.group(1)}", flush=True)
-                if state not in ("success", "skipped"):
-                    failed.append(m.group(1))
-                state = None
-        rc = proc.wait()
+
+    def stop(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with open(log, "w") as fh, subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=subprocess.PIPE,
+                                                    stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+            try:
+                for line in proc.stdout:
+                    fh.write(line)
+                    if m := _NEW_STATE.search(line):
+                        state = m.group(1)
+                    if m := _TASK_END.search(line):
+                        done += 1
+                        print(f"  {time.monotonic() - started:6.1f}s  #{done:<3} {state or '?':<8} {m.group(1)}",
+                              flush=True)
+                        if state not in ("success", "skipped"):
+                            failed.append(m.group(1))
+                        state = None
+                rc = proc.wait()
+            except BaseException:
+                proc.kill()
+                raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return rc, failed
 
 

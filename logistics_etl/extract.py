@@ -36,6 +36,7 @@ META_FIELDS = [
 DEFAULT_OVERLAP = timedelta(hours=24)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_KEY_OVERLAP = 10_000
+PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, chosen by measurement (see read_arrow)
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,16 @@ class ExtractResult:
         return asdict(self)
 
 
-def read_arrow(url: str, sql: str, batch_size: int) -> pa.RecordBatchReader:
-    """Stream a query's result as Arrow record batches (connectorx: SQLite, PostgreSQL, SQL Server)."""
+def read_arrow(url: str, sql: str, batch_size: int, pg_protocol: str = PG_PROTOCOL) -> pa.RecordBatchReader:
+    """Stream a query's result as Arrow record batches (connectorx: SQLite, PostgreSQL, SQL Server).
+
+    PostgreSQL is read with connectorx's `cursor` protocol: on this machine it streams ShipmentEvents about
+    1.6x faster than the default binary COPY, with identical Arrow types and values (benchmarks/extract.py
+    compares both)."""
     import connectorx as cx
 
-    return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size)
+    kwargs = {"protocol": pg_protocol} if url.startswith(("postgresql://", "postgres://")) else {}
+    return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
 def _with_meta(batch: pa.RecordBatch, batch_id: int, extracted_at: datetime, deleted: bool) -> pa.RecordBatch:
