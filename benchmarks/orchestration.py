@@ -33,17 +33,8 @@ BIN = Path(sys.executable).parent
 GOLD = ("dim_customer", "dim_carrier", "dim_route", "fct_shipments", "carrier_daily_performance",
         "daily_order_revenue")
 
-PARSE_PROBE = """
-import importlib.util, json, sys, time
-t0 = time.perf_counter()
-import airflow  # noqa
-t1 = time.perf_counter()
-spec = importlib.util.spec_from_file_location("dag", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-t2 = time.perf_counter()
-print(json.dumps({"airflow_import_s": t1 - t0, "dag_file_s": t2 - t1, "tasks": len(module.DAG.tasks)}))
-"""
+# the DAG-parse probe the DAG tests use: imports Airflow, then the DAG file, in a fresh process
+PARSE_PROBE = ROOT / "tests" / "dag_probe.py"
 
 
 def _env(data_dir: Path, source: Path) -> dict[str, str]:
@@ -60,6 +51,13 @@ def _timed(cmd: list[str], env: dict[str, str], log: Path) -> float:
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd[:4])} failed ({proc.returncode}); see {log}")
     return time.perf_counter() - started
+
+
+def _parse_once(env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, str(PARSE_PROBE), str(ROOT / "dags" / "medallion_architecture_etl.py")],
+                         env=env, cwd=WORK, capture_output=True, text=True, check=True).stdout
+    info = json.loads(out.strip().splitlines()[-1])
+    return {**info, "tasks": sum(len(tasks) for tasks in info["groups"].values())}
 
 
 def _gold_counts(warehouse: Path) -> dict[str, int]:
@@ -109,12 +107,7 @@ def main() -> int:
         seconds = _timed([logistics, "airflow", "dags", "test", "medallion_architecture_etl", str(day)], env, log)
         os.environ.update(env)
         probe_env = {**os.environ, **airflow_env(load_settings())}
-        parses = []
-        for _ in range(3):
-            dag_file = str(ROOT / "dags" / "medallion_architecture_etl.py")
-            out = subprocess.run([sys.executable, "-c", PARSE_PROBE, dag_file],
-                                 env=probe_env, cwd=WORK, capture_output=True, text=True, check=True).stdout
-            parses.append(json.loads(out.strip().splitlines()[-1]))
+        parses = [_parse_once(probe_env) for _ in range(3)]
         dags[mode] = {"seconds": seconds, "parse_s": min(p["dag_file_s"] for p in parses), "tasks": parses[0]["tasks"],
                       "airflow_import_s": min(p["airflow_import_s"] for p in parses),
                       "same_gold_row_counts": _gold_counts(plain / "warehouse.duckdb") ==
