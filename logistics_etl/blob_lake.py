@@ -85,12 +85,9 @@ class BlobLake(Lake):
                     return pq.read_table(fh).column(0).combine_chunks()
         return None
 
-    def read_columns(self, table: str, batch_ids: list[int], columns: list[str] | None) -> pa.Table | None:
-        wanted = set(batch_ids)
-        parts = []
-        for m in self.manifests(table):  # only the files a manifest names: never a cut-off upload
-            if m.batch_id in wanted:
-                parts += [f"{self._batch(table, m.batch_id)}/{f['name']}" for f in m.files]
+    def read_columns(self, table: str, batches: list[Manifest], columns: list[str] | None) -> pa.Table | None:
+        # only the files a manifest names: never a cut-off upload (the caller's manifests, not listed again)
+        parts = [f"{self._batch(table, m.batch_id)}/{f['name']}" for m in batches for f in m.files]
         if not parts:
             return None
         tables = []

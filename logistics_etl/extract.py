@@ -119,10 +119,10 @@ def _landed_versions(lake: Lake, table: Table, manifests: list[Manifest], since)
     """(key, watermark) pairs already landed at or after `since`, to drop re-read rows."""
     if since is None:
         return None
-    ids = [m.batch_id for m in manifests
-           if m.watermark_to is not None and watermarks.parse_value(table, m.watermark_to) >= since]
+    recent = [m for m in manifests
+              if m.watermark_to is not None and watermarks.parse_value(table, m.watermark_to) >= since]
     cols = [table.key] if table.append_only else [table.key, table.watermark_column]
-    landed = lake.read_columns(table.name, ids, cols) if ids else None
+    landed = lake.read_columns(table.name, recent, cols) if recent else None
     if landed is None:
         return None
     # built once per table: the join marker that _drop_landed looks for

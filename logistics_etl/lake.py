@@ -107,8 +107,9 @@ class Lake:
                 return pq.read_table(kpath).column(0).combine_chunks()
         return None
 
-    def read_columns(self, table: str, batch_ids: list[int], columns: list[str] | None) -> pa.Table | None:
-        paths = [p for b in batch_ids for p in sorted(self.batch_dir(table, b).glob("part-*.parquet"))]
+    def read_columns(self, table: str, batches: list[Manifest], columns: list[str] | None) -> pa.Table | None:
+        """The given columns of the committed batches `batches` (their manifests, as `manifests` returns them)."""
+        paths = [p for m in batches for p in sorted(self.batch_dir(table, m.batch_id).glob("part-*.parquet"))]
         if not paths:
             return None
         return pa.concat_tables(pq.read_table(p, columns=columns) for p in paths)

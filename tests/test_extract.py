@@ -31,7 +31,7 @@ def extract_all(source, lake: Lake, **kw) -> dict:
 
 def landed(lake: Lake, table: str) -> pa.Table:
     """Every row of every committed batch, read through the lake (local or blob)."""
-    return lake.read_columns(table, [m.batch_id for m in lake.manifests(table)], None)
+    return lake.read_columns(table, lake.manifests(table), None)
 
 
 def source_versions(source: Path, table) -> set[tuple]:
