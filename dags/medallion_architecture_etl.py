@@ -188,7 +188,7 @@ def medallion_architecture_etl():
             extract.override(task_id=f"extract_{table.name.lower()}")(table_name=table.name)
 
     bronze = _layer("process_bronze_layer", ["dbt_project/bronze"])
-    silver = _layer("process_silver_layer", ["seeds", "dbt_project/silver"])
+    silver = _layer("process_silver_layer", ["seeds", "dbt_project/silver", "snapshots"])
     gold = _layer("process_gold_layer", ["dbt_project/gold", "tests/dbt/gold"])
     check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 

@@ -37,7 +37,7 @@ def gold_summary(duckdb_path: Path, on_date: date | None = None) -> str:
             select c.carrier_code, c.carrier_name, p.shipments_delivered, p.on_time_deliveries,
                    round(100 * p.on_time_rate, 1), round(p.avg_transit_hours, 1), p.freight_cost_usd
             from gold.carrier_daily_performance as p
-            join gold.dim_carrier as c using (carrier_id)
+            join gold.dim_carrier as c on c.carrier_id = p.carrier_id and c.is_current
             where p.delivery_date = ?
             order by p.on_time_rate desc, c.carrier_code
             """, [on_date]).fetchall()

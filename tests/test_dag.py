@@ -77,16 +77,16 @@ def test_one_extract_task_per_source_table(dag_info):
 
 def test_one_task_per_dbt_model_in_its_layer(dag_info, manifest):
     layer_group = {"bronze": "process_bronze_layer", "silver": "process_silver_layer", "gold": "process_gold_layer"}
-    models = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")]
-    assert len(models) >= 40
+    models = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed", "snapshot")]
+    assert len(models) >= 44
     for node in models:
-        layer = "silver" if node["resource_type"] == "seed" else node["fqn"][1]
-        kind = "model" if node["resource_type"] == "model" else "seed"
+        kind = node["resource_type"]
+        layer = node["fqn"][1] if kind == "model" else "silver"  # seeds and snapshots (SCD2) are silver
         task_id = f"{layer_group[layer]}.{node['name']}_{kind}_build"
         assert task_id in dag_info["groups"][layer_group[layer]], f"no task for {node['name']}"
-    model_tasks = [t for ts in dag_info["groups"].values() for t in ts if t.endswith(("_model_build",
-                                                                                        "_seed_build"))]
-    assert len(model_tasks) == len(models), "exactly one task per model"
+    model_tasks = [t for ts in dag_info["groups"].values() for t in ts
+                   if t.endswith(("_model_build", "_seed_build", "_snapshot_build"))]
+    assert len(model_tasks) == len(models), "exactly one task per model, seed and snapshot"
 
 
 def test_parsing_is_fast_and_reads_the_manifest_not_dbt_ls(dag_info):

@@ -61,8 +61,9 @@ def assert_gold_matches_source(warehouse: Path, source: Path) -> None:
             want["customer_id"], want["carrier_id"], want["status"], want["freight_cost_usd"], want["is_on_time"]), sid
         assert (hours is None and want["transit_hours"] is None) or math.isclose(hours, want["transit_hours"]), sid
 
-    assert {r[0] for r in query(warehouse, "select customer_id from gold.dim_customer")} == expected["dim_customer"]
-    assert {r[0] for r in query(warehouse, "select carrier_id from gold.dim_carrier")} == expected["dim_carrier"]
+    current = "select {0}_id from gold.dim_{0} where is_current"  # the dimensions keep every version (SCD2)
+    assert {r[0] for r in query(warehouse, current.format("customer"))} == expected["dim_customer"]
+    assert {r[0] for r in query(warehouse, current.format("carrier"))} == expected["dim_carrier"]
 
 
 def assert_run_audit(warehouse: Path, runs: int) -> None:

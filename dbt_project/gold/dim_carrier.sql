@@ -1,20 +1,21 @@
 with
 
-carriers as (
+versions as (
 
-    select * from {{ ref('slv_carriers') }}
+    select * from {{ ref('snp_carriers') }}
 
 ),
 
 final as (
 
     select
+        {{ scd2_validity('carrier_id', 'carrier_key') }},
         carrier_id,
         carrier_code,
         carrier_name,
         transport_mode,
         modified_at
-    from carriers
+    from versions
 
 )
 

@@ -1,14 +1,15 @@
 with
 
-customers as (
+versions as (
 
-    select * from {{ ref('slv_customers') }}
+    select * from {{ ref('snp_customers') }}
 
 ),
 
 final as (
 
     select
+        {{ scd2_validity('customer_id', 'customer_key') }},
         customer_id,
         customer_code,
         customer_name,
@@ -17,7 +18,7 @@ final as (
         city,
         created_at,
         modified_at
-    from customers
+    from versions
 
 )
 

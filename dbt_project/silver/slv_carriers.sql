@@ -14,9 +14,11 @@ valid as (
         carrier_name,
         transport_mode,
         modified_at,
-        batch_id
+        batch_id,
+        checked_at
     from checked
-    where quarantine_reason is null
+    where not is_deleted
+        and quarantine_reason is null
 
 )
 

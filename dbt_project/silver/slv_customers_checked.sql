@@ -1,15 +1,19 @@
+{{ config(materialized='incremental', unique_key='customer_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_customers'), 'customer_id') }}
-
-),
 
 customers as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_customers'), 'customer_id', [
+        'customer_id',
+        'customer_code',
+        'customer_name',
+        'segment',
+        'country',
+        'city',
+        'created_at',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -19,6 +23,7 @@ code_owners as (
         customer_code,
         min(customer_id) as owner_customer_id
     from customers
+    where not is_deleted
     group by customer_code
 
 ),
@@ -34,8 +39,11 @@ checked as (
         customers.city,
         customers.created_at,
         customers.modified_at,
+        customers.is_deleted,
         customers.batch_id,
+        customers.previous_reason,
         case
+            when customers.is_deleted then null
             when customers.customer_code is null then 'missing_customer_code'
             when customers.customer_id <> code_owners.owner_customer_id then 'duplicate_customer_code'
         end as quarantine_reason
@@ -43,6 +51,26 @@ checked as (
     left join code_owners
         on customers.customer_code = code_owners.customer_code
 
+),
+
+final as (
+
+    select
+        checked.customer_id,
+        checked.customer_code,
+        checked.customer_name,
+        checked.segment,
+        checked.country,
+        checked.city,
+        checked.created_at,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

@@ -1,15 +1,16 @@
+{{ config(materialized='incremental', unique_key='driver_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_drivers'), 'driver_id') }}
-
-),
 
 drivers as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_drivers'), 'driver_id', [
+        'driver_id',
+        'carrier_id',
+        'full_name',
+        'license_number',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -27,8 +28,11 @@ checked as (
         drivers.full_name,
         drivers.license_number,
         drivers.modified_at,
+        drivers.is_deleted,
         drivers.batch_id,
+        drivers.previous_reason,
         case
+            when drivers.is_deleted then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when drivers.license_number is null then 'missing_license_number'
         end as quarantine_reason
@@ -36,6 +40,23 @@ checked as (
     left join carriers
         on drivers.carrier_id = carriers.carrier_id
 
+),
+
+final as (
+
+    select
+        checked.driver_id,
+        checked.carrier_id,
+        checked.full_name,
+        checked.license_number,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

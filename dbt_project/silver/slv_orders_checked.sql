@@ -1,15 +1,18 @@
+{{ config(materialized='incremental', unique_key='order_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_orders'), 'order_id') }}
-
-),
 
 orders as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_orders'), 'order_id', [
+        'order_id',
+        'customer_id',
+        'ordered_at',
+        'status',
+        'currency',
+        'total_amount',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -45,8 +48,11 @@ checked as (
         orders.total_amount,
         cast(round(orders.total_amount * rates.usd_per_unit, 2) as decimal(18, 2)) as total_amount_usd,
         orders.modified_at,
+        orders.is_deleted,
         orders.batch_id,
+        orders.previous_reason,
         case
+            when orders.is_deleted then null
             when customers.customer_id is null then 'unknown_customer'
             when orders.ordered_at is null then 'missing_ordered_at'
             when statuses.status_code is null then 'unknown_order_status'
@@ -61,6 +67,26 @@ checked as (
     left join statuses
         on orders.status = statuses.status_code
 
+),
+
+final as (
+
+    select
+        checked.order_id,
+        checked.customer_id,
+        checked.ordered_at,
+        checked.status,
+        checked.currency,
+        checked.total_amount,
+        checked.total_amount_usd,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

@@ -1,71 +1,71 @@
--- Nothing is lost: per source table, the keys whose latest landed version is
--- not a delete (straight from bronze), and where they ended up. Every such key
--- must be in exactly one of silver and quarantine: `unaccounted_rows` counts
--- the keys in neither or in both, and its test requires 0.
+-- Nothing is lost, batch by batch: every row a lake batch landed (tombstones
+-- aside) is, today, the current version of its key in silver or in
+-- quarantine, or was superseded by a newer version, or its key was deleted
+-- since. A row is the current version when its batch and `modified_at` are
+-- those of the key's row in `*_checked` (events never change: the batch).
+-- `unaccounted_rows` counts the rows in none of these (a key missing
+-- from the `*_checked` model); its test requires 0.
+{{ config(materialized='table') }}
+
 {%- set tables = [
-    ('Customers', 'brz_customers', 'customer_id', 'slv_customers'),
-    ('Carriers', 'brz_carriers', 'carrier_id', 'slv_carriers'),
-    ('Warehouses', 'brz_warehouses', 'warehouse_id', 'slv_warehouses'),
-    ('Routes', 'brz_routes', 'route_id', 'slv_routes'),
-    ('Vehicles', 'brz_vehicles', 'vehicle_id', 'slv_vehicles'),
-    ('Drivers', 'brz_drivers', 'driver_id', 'slv_drivers'),
-    ('Orders', 'brz_orders', 'order_id', 'slv_orders'),
-    ('Shipments', 'brz_shipments', 'shipment_id', 'slv_shipments'),
-    ('ShipmentEvents', 'brz_shipment_events', 'event_id', 'slv_shipment_events'),
+    ('Customers', 'customers', 'customer_id', 'modified_at'),
+    ('Carriers', 'carriers', 'carrier_id', 'modified_at'),
+    ('Warehouses', 'warehouses', 'warehouse_id', 'modified_at'),
+    ('Routes', 'routes', 'route_id', 'modified_at'),
+    ('Vehicles', 'vehicles', 'vehicle_id', 'modified_at'),
+    ('Drivers', 'drivers', 'driver_id', 'modified_at'),
+    ('Orders', 'orders', 'order_id', 'modified_at'),
+    ('Shipments', 'shipments', 'shipment_id', 'modified_at'),
+    ('ShipmentEvents', 'shipment_events', 'event_id', 'batch_id'),
 ] %}
 
 with
 
-quarantine as (
-
-    select
-        source_table,
-        source_key
-    from {{ ref('slv_quarantine') }}
-
-),
-
-{% for source_table, bronze, key, silver in tables %}
-    {{ bronze }}_current as (
-
-        select latest.{{ key }} as source_key
-        from (
-            {{ latest_version_per_key(ref(bronze), key, order_by='batch_id desc') }}
-        ) as latest
-        where not latest.is_deleted
-
-    ),
-
-    {{ bronze }}_accounted as (
+{% for source_table, name, key, version in tables %}
+    {{ name }}_outcomes as (
 
         select
             '{{ source_table }}' as source_table,
-            count(*) as current_rows,
-            sum(case when silver_rows.{{ key }} is null then 0 else 1 end) as silver_rows,
-            sum(case when quarantine.source_key is null then 0 else 1 end) as quarantined_rows,
-            sum(
-                case
-                    when (case when silver_rows.{{ key }} is null then 0 else 1 end)
-                        + (case when quarantine.source_key is null then 0 else 1 end) = 1 then 0
-                    else 1
-                end
-            ) as unaccounted_rows
-        from {{ bronze }}_current as current_rows
-        left join {{ ref(silver) }} as silver_rows
-            on current_rows.source_key = silver_rows.{{ key }}
-        left join quarantine
-            on quarantine.source_table = '{{ source_table }}'
-                and current_rows.source_key = quarantine.source_key
+            landed.batch_id,
+            case
+                when landed.is_deleted then 'tombstone'
+                when current_rows.{{ key }} is null then 'unaccounted'
+                when current_rows.is_deleted then 'deleted'
+                when current_rows.batch_id <> landed.batch_id
+                    or current_rows.{{ version }} <> landed.{{ version }} then 'superseded'
+                when current_rows.quarantine_reason is null then 'silver'
+                else 'quarantine'
+            end as outcome
+        from {{ ref('brz_' ~ name) }} as landed
+        left join {{ ref('slv_' ~ name ~ '_checked') }} as current_rows
+            on landed.{{ key }} = current_rows.{{ key }}
 
     ),
 
 {% endfor %}
-reconciliation as (
+outcomes as (
 
-    {% for source_table, bronze, key, silver in tables %}
-        select * from {{ bronze }}_accounted
+    {% for source_table, name, key, version in tables %}
+        select * from {{ name }}_outcomes
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
+
+),
+
+reconciliation as (
+
+    select
+        source_table,
+        batch_id,
+        sum(case when outcome = 'tombstone' then 0 else 1 end) as landed_rows,
+        sum(case when outcome = 'silver' then 1 else 0 end) as silver_rows,
+        sum(case when outcome = 'quarantine' then 1 else 0 end) as quarantined_rows,
+        sum(case when outcome = 'superseded' then 1 else 0 end) as superseded_rows,
+        sum(case when outcome = 'deleted' then 1 else 0 end) as deleted_rows,
+        sum(case when outcome = 'unaccounted' then 1 else 0 end) as unaccounted_rows,
+        sum(case when outcome = 'tombstone' then 1 else 0 end) as tombstones
+    from outcomes
+    group by source_table, batch_id
 
 )
 

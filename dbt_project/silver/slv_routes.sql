@@ -16,9 +16,11 @@ valid as (
         distance_km,
         planned_transit_hours,
         modified_at,
-        batch_id
+        batch_id,
+        checked_at
     from checked
-    where quarantine_reason is null
+    where not is_deleted
+        and quarantine_reason is null
 
 )
 

@@ -1,15 +1,18 @@
+{{ config(materialized='incremental', unique_key='route_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_routes'), 'route_id') }}
-
-),
 
 routes as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_routes'), 'route_id', [
+        'route_id',
+        'origin_warehouse_id',
+        'destination_city',
+        'destination_country',
+        'distance_km',
+        'planned_transit_hours',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -29,8 +32,11 @@ checked as (
         routes.distance_km,
         routes.planned_transit_hours,
         routes.modified_at,
+        routes.is_deleted,
         routes.batch_id,
+        routes.previous_reason,
         case
+            when routes.is_deleted then null
             when warehouses.warehouse_id is null then 'unknown_origin_warehouse'
             when routes.distance_km is null or routes.distance_km <= 0 then 'distance_not_positive'
             when routes.planned_transit_hours is null or routes.planned_transit_hours <= 0
@@ -40,6 +46,25 @@ checked as (
     left join warehouses
         on routes.origin_warehouse_id = warehouses.warehouse_id
 
+),
+
+final as (
+
+    select
+        checked.route_id,
+        checked.origin_warehouse_id,
+        checked.destination_city,
+        checked.destination_country,
+        checked.distance_km,
+        checked.planned_transit_hours,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

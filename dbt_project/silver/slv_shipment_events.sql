@@ -14,9 +14,11 @@ valid as (
         event_type,
         event_at,
         event_location,
-        batch_id
+        batch_id,
+        checked_at
     from checked
-    where quarantine_reason is null
+    where not is_deleted
+        and quarantine_reason is null
 
 )
 

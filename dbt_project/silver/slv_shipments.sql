@@ -24,9 +24,11 @@ valid as (
         currency,
         freight_cost_usd,
         modified_at,
-        batch_id
+        batch_id,
+        checked_at
     from checked
-    where quarantine_reason is null
+    where not is_deleted
+        and quarantine_reason is null
 
 )
 

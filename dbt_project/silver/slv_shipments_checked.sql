@@ -1,15 +1,25 @@
+{{ config(materialized='incremental', unique_key='shipment_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_shipments'), 'shipment_id') }}
-
-),
 
 shipments as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_shipments'), 'shipment_id', [
+        'shipment_id',
+        'order_id',
+        'carrier_id',
+        'route_id',
+        'vehicle_id',
+        'driver_id',
+        'shipped_at',
+        'promised_at',
+        'delivered_at',
+        'status',
+        'weight_kg',
+        'freight_cost',
+        'currency',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -64,8 +74,11 @@ checked as (
         shipments.currency,
         cast(round(shipments.freight_cost * rates.usd_per_unit, 2) as decimal(18, 2)) as freight_cost_usd,
         shipments.modified_at,
+        shipments.is_deleted,
         shipments.batch_id,
+        shipments.previous_reason,
         case
+            when shipments.is_deleted then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when orders.order_id is null then 'unknown_order'
             when routes.route_id is null then 'unknown_route'
@@ -86,6 +99,33 @@ checked as (
     left join statuses
         on shipments.status = statuses.status_code
 
+),
+
+final as (
+
+    select
+        checked.shipment_id,
+        checked.order_id,
+        checked.carrier_id,
+        checked.route_id,
+        checked.vehicle_id,
+        checked.driver_id,
+        checked.shipped_at,
+        checked.promised_at,
+        checked.delivered_at,
+        checked.status,
+        checked.weight_kg,
+        checked.freight_cost,
+        checked.currency,
+        checked.freight_cost_usd,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

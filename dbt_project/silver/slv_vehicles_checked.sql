@@ -1,15 +1,17 @@
+{{ config(materialized='incremental', unique_key='vehicle_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_vehicles'), 'vehicle_id') }}
-
-),
 
 vehicles as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_vehicles'), 'vehicle_id', [
+        'vehicle_id',
+        'carrier_id',
+        'plate_number',
+        'vehicle_type',
+        'capacity_kg',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -28,8 +30,11 @@ checked as (
         vehicles.vehicle_type,
         vehicles.capacity_kg,
         vehicles.modified_at,
+        vehicles.is_deleted,
         vehicles.batch_id,
+        vehicles.previous_reason,
         case
+            when vehicles.is_deleted then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when vehicles.capacity_kg is null or vehicles.capacity_kg <= 0 then 'capacity_not_positive'
         end as quarantine_reason
@@ -37,6 +42,24 @@ checked as (
     left join carriers
         on vehicles.carrier_id = carriers.carrier_id
 
+),
+
+final as (
+
+    select
+        checked.vehicle_id,
+        checked.carrier_id,
+        checked.plate_number,
+        checked.vehicle_type,
+        checked.capacity_kg,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

@@ -15,9 +15,11 @@ valid as (
         city,
         country,
         modified_at,
-        batch_id
+        batch_id,
+        checked_at
     from checked
-    where quarantine_reason is null
+    where not is_deleted
+        and quarantine_reason is null
 
 )
 

@@ -1,15 +1,17 @@
+{{ config(materialized='incremental', unique_key='warehouse_id') }}
+
 with
-
-versions as (
-
-    {{ latest_version_per_key(ref('brz_warehouses'), 'warehouse_id') }}
-
-),
 
 warehouses as (
 
-    select * from versions
-    where not is_deleted
+    {{ current_versions(ref('brz_warehouses'), 'warehouse_id', [
+        'warehouse_id',
+        'warehouse_code',
+        'warehouse_name',
+        'city',
+        'country',
+        'modified_at'
+    ]) }}
 
 ),
 
@@ -22,12 +24,33 @@ checked as (
         city,
         country,
         modified_at,
+        is_deleted,
         batch_id,
+        previous_reason,
         case
+            when is_deleted then null
             when warehouse_code is null then 'missing_warehouse_code'
         end as quarantine_reason
     from warehouses
 
+),
+
+final as (
+
+    select
+        checked.warehouse_id,
+        checked.warehouse_code,
+        checked.warehouse_name,
+        checked.city,
+        checked.country,
+        checked.modified_at,
+        checked.is_deleted,
+        checked.batch_id,
+        checked.quarantine_reason,
+        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
+    from checked
+    {{- changed_versions_only('checked') }}
+
 )
 
-select * from checked
+select * from final

@@ -14,6 +14,7 @@ shipments as (
 carriers as (
 
     select carrier_id from {{ ref('dim_carrier') }}
+    where is_current
 
 ),
 
