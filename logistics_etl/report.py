@@ -9,7 +9,8 @@ from logistics_etl.contract import TABLES
 from logistics_etl.lake import Lake
 
 GOLD_MODELS = ("dim_customer", "dim_carrier", "dim_warehouse", "dim_route", "dim_date", "fct_shipments",
-               "carrier_daily_performance", "daily_order_revenue")
+               "carrier_daily_performance", "daily_order_revenue", "carrier_scorecard", "route_performance",
+               "customer_service_level")
 
 
 def _table(headers: list[str], rows: list[list]) -> str:

@@ -1,0 +1,115 @@
+"""dbt build benchmark: one change day built incrementally against a full rebuild of the same data.
+
+    uv run python -m benchmarks.dbt_build [--scales 1,10]
+
+Per scale, in `data/bench-dbt/scale-<N>/`: generate the source stand-in (day 0), extract it and build the
+warehouse (set-up, not timed), then advance the source one change day and extract it. Then, on the same
+lake, two timed commands:
+
+- `incremental`: `dbt build` on the warehouse of day 0, as the nightly run does;
+- `full`: `dbt build --full-refresh` on a copy of that day-0 warehouse (every model rebuilt from all of bronze).
+
+Both are the whole build: every seed, model, snapshot, data test and unit test. The table gives the wall
+time of each command, dbt's own elapsed time, the time spent in models and snapshots alone, and the
+ratios incremental / full. Writes `benchmarks/results/dbt_build.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "data" / "bench-dbt"
+RESULTS = ROOT / "benchmarks" / "results"
+BIN = Path(sys.executable).parent
+
+
+def _run(args: list[str], env: dict[str, str], log: Path) -> float:
+    started = time.perf_counter()
+    with open(log, "a") as fh:
+        fh.write(f"\n$ logistics {' '.join(args)}\n")
+        fh.flush()
+        proc = subprocess.run([str(BIN / "logistics"), *args], env=env, cwd=ROOT, stdout=fh,
+                              stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        raise SystemExit(f"`logistics {' '.join(args)}` failed (exit {proc.returncode}): see {log}")
+    return time.perf_counter() - started
+
+
+def _dbt_times() -> dict:
+    """dbt's elapsed time, the seconds spent in models and snapshots, and the node counts, from run_results."""
+    run = json.loads((ROOT / "target" / "run_results.json").read_text())
+    kinds: dict[str, int] = {}
+    building = 0.0
+    for r in run["results"]:
+        kind = r["unique_id"].split(".")[0]
+        kinds[kind] = kinds.get(kind, 0) + 1
+        if kind in ("model", "snapshot"):
+            building += r["execution_time"]
+    return {"dbt_elapsed_s": round(run["elapsed_time"], 2), "models_and_snapshots_s": round(building, 2),
+            "nodes": kinds}
+
+
+def bench(scale: float, log: Path) -> dict:
+    work = WORK / f"scale-{scale:g}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("LOGISTICS_SOURCE_URL", "LAKE_ROOT", "DBT_TARGET")}
+    env.update(LOGISTICS_DATA_DIR=str(work), DUCKDB_PATH=str(work / "warehouse.duckdb"))
+    print(f"scale {scale:g}: set-up (generate, extract, first build, one change day) ...", flush=True)
+    _run(["source", "generate", "--scale", str(scale)], env, log)
+    _run(["extract"], env, log)
+    _run(["dbt", "build", "--quiet"], env, log)
+    _run(["source", "advance"], env, log)
+    _run(["extract"], env, log)
+    shutil.copyfile(work / "warehouse.duckdb", work / "full-refresh.duckdb")
+
+    print(f"scale {scale:g}: incremental build ...", flush=True)
+    incremental = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2), **_dbt_times()}
+    print(f"scale {scale:g}: full rebuild ...", flush=True)
+    full_env = {**env, "DUCKDB_PATH": str(work / "full-refresh.duckdb")}
+    full = {"wall_s": round(_run(["dbt", "build", "--full-refresh", "--quiet"], full_env, log), 2),
+            **_dbt_times()}
+    return {
+        "scale": scale, "incremental": incremental, "full": full,
+        "ratio_wall": round(incremental["wall_s"] / full["wall_s"], 3),
+        "ratio_dbt_elapsed": round(incremental["dbt_elapsed_s"] / full["dbt_elapsed_s"], 3),
+        "ratio_models": round(incremental["models_and_snapshots_s"] / full["models_and_snapshots_s"], 3),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scales", default="1,10", help="comma-separated scale factors (default 1,10)")
+    args = parser.parse_args(argv)
+    WORK.mkdir(parents=True, exist_ok=True)
+    log = WORK / "bench.log"
+    log.write_text("")
+    rows = [bench(float(s), log) for s in args.scales.split(",")]
+
+    header = ("scale", "build", "wall s", "dbt elapsed s", "models+snapshots s")
+    print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
+    for r in rows:
+        for name in ("full", "incremental"):
+            m = r[name]
+            print(f"| {r['scale']:g} | {name} | {m['wall_s']} | {m['dbt_elapsed_s']} | {m['models_and_snapshots_s']} |")
+        print(f"| {r['scale']:g} | incremental / full | {r['ratio_wall']} | {r['ratio_dbt_elapsed']} "
+              f"| {r['ratio_models']} |")
+    nodes = rows[0]["full"]["nodes"]
+    print(f"\nnodes per build: {nodes}")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / "dbt_build.json"
+    out.write_text(json.dumps({"runs": rows}, indent=2))
+    print(f"wrote {out.relative_to(ROOT)} (log: {log.relative_to(ROOT)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+-- Customer service level: per customer segment (the segment the customer
+-- had when the shipment was picked up) and UTC month of pick-up.
+with
+
+shipments as (
+
+    select * from {{ ref('fct_shipments') }}
+
+),
+
+customer_versions as (
+
+    select
+        customer_key,
+        customer_segment
+    from {{ ref('dim_customer') }}
+
+),
+
+measured as (
+
+    select
+        customer_versions.customer_segment,
+        shipments.status,
+        shipments.is_on_time,
+        cast({{ dbt.date_trunc('month', 'shipments.shipped_at') }} as date) as month_start,
+        case
+            when shipments.status = 'Delivered'
+                then {{ dbt.datediff('shipments.shipped_at', 'shipments.delivered_at', 'second') }}
+        end as transit_seconds
+    from shipments
+    inner join customer_versions
+        on shipments.customer_key = customer_versions.customer_key
+
+),
+
+final as (
+
+    select
+        customer_segment,
+        month_start,
+        cast(count(*) as {{ dbt.type_bigint() }}) as shipments,
+        cast(sum(case when status = 'Delivered' then 1 else 0 end) as {{ dbt.type_bigint() }}) as shipments_delivered,
+        {{ ratio(
+            "sum(case when status = 'Delivered' and is_on_time then 1 else 0 end)",
+            "sum(case when status = 'Delivered' then 1 else 0 end)",
+        ) }} as on_time_rate,
+        {{ ratio('sum(transit_seconds)', 'count(transit_seconds) * 3600') }} as avg_transit_hours,
+        {{ ratio("sum(case when status = 'Lost' then 1 else 0 end)", 'count(*)') }} as lost_rate,
+        {{ ratio("sum(case when status = 'Returned' then 1 else 0 end)", 'count(*)') }} as returned_rate
+    from measured
+    group by customer_segment, month_start
+
+)
+
+select * from final
