@@ -1,10 +1,13 @@
-{#- dbt's is_incremental(), except on the `lint` target, where every
-    incremental model renders its incremental branch so that sqlfluff lints
-    the SQL of the nightly runs (there is no warehouse to look at there). -#}
+{#- dbt's is_incremental(), unless the var `render_incremental` (true or
+    false) says which branch every incremental model renders: compiling
+    without a warehouse to look at (the T-SQL check compiles both branches
+    for the sqlserver target). On the `lint` target sqlfluff lints the
+    incremental branch, the SQL of the nightly runs. -#}
 {% macro is_incremental() -%}
-    {%- if target.name == 'lint' -%}
-        {{ return(model.config.materialized == 'incremental') }}
-    {%- else -%}
+    {%- set forced = var('render_incremental', true if target.name == 'lint' else none) -%}
+    {%- if forced is none -%}
         {{ return(dbt.is_incremental()) }}
+    {%- else -%}
+        {{ return(forced and model.config.materialized == 'incremental') }}
     {%- endif -%}
 {%- endmacro %}

@@ -10,5 +10,5 @@
             else dbt_valid_from
         end as valid_from,
         dbt_valid_to as valid_to,
-        case when dbt_valid_to is null then true else false end as is_current
+        {{ as_flag('dbt_valid_to is null') }} as is_current
 {%- endmacro %}

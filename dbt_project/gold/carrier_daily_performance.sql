@@ -27,8 +27,10 @@ final as (
         carrier_id,
         delivery_date,
         cast(count(*) as {{ dbt.type_bigint() }}) as shipments_delivered,
-        cast(sum(case when is_on_time then 1 else 0 end) as {{ dbt.type_bigint() }}) as on_time_deliveries,
-        cast(sum(case when is_on_time then 1 else 0 end) as {{ type_double() }})
+        cast(
+            sum(case when {{ flag_is_true('is_on_time') }} then 1 else 0 end) as {{ dbt.type_bigint() }}
+        ) as on_time_deliveries,
+        cast(sum(case when {{ flag_is_true('is_on_time') }} then 1 else 0 end) as {{ type_double() }})
         / count(*) as on_time_rate,
         -- from whole seconds: an integer sum is exact, so the result does not
         -- depend on the order in which parallel threads add the rows up

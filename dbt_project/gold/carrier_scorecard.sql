@@ -29,7 +29,7 @@ measured as (
         cast({{ dbt.date_trunc('week', 'shipments.shipped_at') }} as date) as week_start,
         cast({{ dbt.date_trunc('month', 'shipments.shipped_at') }} as date) as month_start,
         case
-            when shipments.status = 'Delivered' and not shipments.is_on_time
+            when shipments.status = 'Delivered' and not {{ flag_is_true('shipments.is_on_time') }}
                 then {{ dbt.datediff('shipments.promised_at', 'shipments.delivered_at', 'second') }}
         end as late_seconds
     from shipments
@@ -65,7 +65,7 @@ final as (
         cast(count(*) as {{ dbt.type_bigint() }}) as shipments,
         cast(sum(case when status = 'Delivered' then 1 else 0 end) as {{ dbt.type_bigint() }}) as shipments_delivered,
         {{ ratio(
-            "sum(case when status = 'Delivered' and is_on_time then 1 else 0 end)",
+            "sum(case when status = 'Delivered' and " ~ flag_is_true('is_on_time') ~ " then 1 else 0 end)",
             "sum(case when status = 'Delivered' then 1 else 0 end)",
         ) }} as on_time_rate,
         -- from whole seconds: exact whatever order the rows are added up in

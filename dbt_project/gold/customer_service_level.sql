@@ -42,7 +42,7 @@ final as (
         cast(count(*) as {{ dbt.type_bigint() }}) as shipments,
         cast(sum(case when status = 'Delivered' then 1 else 0 end) as {{ dbt.type_bigint() }}) as shipments_delivered,
         {{ ratio(
-            "sum(case when status = 'Delivered' and is_on_time then 1 else 0 end)",
+            "sum(case when status = 'Delivered' and " ~ flag_is_true('is_on_time') ~ " then 1 else 0 end)",
             "sum(case when status = 'Delivered' then 1 else 0 end)",
         ) }} as on_time_rate,
         {{ ratio('sum(transit_seconds)', 'count(transit_seconds) * 3600') }} as avg_transit_hours,

@@ -29,7 +29,7 @@ revenue_orders as (
         on orders.customer_id = customers.customer_id
     inner join statuses
         on orders.status = statuses.status_code
-    where statuses.is_revenue
+    where {{ flag_is_true('statuses.is_revenue') }}
 
 ),
 

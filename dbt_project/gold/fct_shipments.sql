@@ -97,8 +97,8 @@ final as (
         {{ hours_between('valid_shipments.shipped_at', 'valid_shipments.delivered_at') }} as transit_hours,
         case
             when valid_shipments.delivered_at is null then null
-            when valid_shipments.delivered_at <= valid_shipments.promised_at then true
-            else false
+            when valid_shipments.delivered_at <= valid_shipments.promised_at then {{ flag_literal(true) }}
+            else {{ flag_literal(false) }}
         end as is_on_time,
         greatest(valid_shipments.checked_at, orders.checked_at) as checked_at
     from valid_shipments

@@ -19,11 +19,13 @@ flagged_node_runs as (
         node_runs.recorded_at,
         node_runs.execution_seconds,
         coalesce(nullif(node_runs.airflow_run_id, ''), node_runs.invocation_id) as run_key,
-        node_runs.resource_type in ('model', 'seed') and node_runs.status = 'success' as is_model_built,
-        node_runs.resource_type in ('model', 'seed') and node_runs.status = 'error' as is_model_failed,
-        node_runs.resource_type = 'test' and node_runs.status = 'pass' as is_test_passed,
-        node_runs.resource_type = 'test' and node_runs.status in ('fail', 'error') as is_test_failed,
-        node_runs.resource_type = 'test' and node_runs.status = 'warn' as is_test_warned
+        {{ as_flag(
+            "node_runs.resource_type in ('model', 'seed') and node_runs.status = 'success'"
+        ) }} as is_model_built,
+        {{ as_flag("node_runs.resource_type in ('model', 'seed') and node_runs.status = 'error'") }} as is_model_failed,
+        {{ as_flag("node_runs.resource_type = 'test' and node_runs.status = 'pass'") }} as is_test_passed,
+        {{ as_flag("node_runs.resource_type = 'test' and node_runs.status in ('fail', 'error')") }} as is_test_failed,
+        {{ as_flag("node_runs.resource_type = 'test' and node_runs.status = 'warn'") }} as is_test_warned
 
     from node_runs
 
@@ -35,11 +37,11 @@ dbt_per_run as (
         flagged_node_runs.run_key,
         max(flagged_node_runs.recorded_at) as dbt_last_recorded_at,
         count(distinct flagged_node_runs.invocation_id) as dbt_invocations,
-        sum(case when flagged_node_runs.is_model_built then 1 else 0 end) as models_built,
-        sum(case when flagged_node_runs.is_model_failed then 1 else 0 end) as models_failed,
-        sum(case when flagged_node_runs.is_test_passed then 1 else 0 end) as tests_passed,
-        sum(case when flagged_node_runs.is_test_failed then 1 else 0 end) as tests_failed,
-        sum(case when flagged_node_runs.is_test_warned then 1 else 0 end) as tests_warned,
+        sum(case when {{ flag_is_true('flagged_node_runs.is_model_built') }} then 1 else 0 end) as models_built,
+        sum(case when {{ flag_is_true('flagged_node_runs.is_model_failed') }} then 1 else 0 end) as models_failed,
+        sum(case when {{ flag_is_true('flagged_node_runs.is_test_passed') }} then 1 else 0 end) as tests_passed,
+        sum(case when {{ flag_is_true('flagged_node_runs.is_test_failed') }} then 1 else 0 end) as tests_failed,
+        sum(case when {{ flag_is_true('flagged_node_runs.is_test_warned') }} then 1 else 0 end) as tests_warned,
         sum(flagged_node_runs.execution_seconds) as dbt_seconds
 
     from flagged_node_runs
@@ -90,7 +92,9 @@ final as (
         cast(coalesce(dbt_per_run.tests_failed, 0) as {{ dbt.type_bigint() }}) as tests_failed,
         cast(coalesce(dbt_per_run.tests_warned, 0) as {{ dbt.type_bigint() }}) as tests_warned,
         cast(coalesce(dbt_per_run.dbt_seconds, 0) as {{ type_double() }}) as dbt_seconds,
-        coalesce(dbt_per_run.models_failed, 0) + coalesce(dbt_per_run.tests_failed, 0) > 0 as has_failures
+        {{ as_flag(
+            "coalesce(dbt_per_run.models_failed, 0) + coalesce(dbt_per_run.tests_failed, 0) > 0"
+        ) }} as has_failures
 
     from run_keys
     left join dbt_per_run on run_keys.run_key = dbt_per_run.run_key

@@ -32,7 +32,7 @@ checked as (
         carriers.batch_id,
         carriers.previous_reason,
         case
-            when carriers.is_deleted then null
+            when {{ flag_is_true('carriers.is_deleted') }} then null
             when carriers.carrier_code is null then 'missing_carrier_code'
             when modes.mode_code is null then 'unknown_transport_mode'
         end as quarantine_reason

@@ -23,7 +23,7 @@ code_owners as (
         customer_code,
         min(customer_id) as owner_customer_id
     from customers
-    where not is_deleted
+    where not {{ flag_is_true('is_deleted') }}
     group by customer_code
 
 ),
@@ -43,7 +43,7 @@ checked as (
         customers.batch_id,
         customers.previous_reason,
         case
-            when customers.is_deleted then null
+            when {{ flag_is_true('customers.is_deleted') }} then null
             when customers.customer_code is null then 'missing_customer_code'
             when customers.customer_id <> code_owners.owner_customer_id then 'duplicate_customer_code'
         end as quarantine_reason

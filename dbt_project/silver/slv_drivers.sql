@@ -17,7 +17,7 @@ valid as (
         batch_id,
         checked_at
     from checked
-    where not is_deleted
+    where not {{ flag_is_true('is_deleted') }}
         and quarantine_reason is null
 
 )

@@ -32,7 +32,7 @@ checked as (
         drivers.batch_id,
         drivers.previous_reason,
         case
-            when drivers.is_deleted then null
+            when {{ flag_is_true('drivers.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when drivers.license_number is null then 'missing_license_number'
         end as quarantine_reason

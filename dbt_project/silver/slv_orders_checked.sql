@@ -52,7 +52,7 @@ checked as (
         orders.batch_id,
         orders.previous_reason,
         case
-            when orders.is_deleted then null
+            when {{ flag_is_true('orders.is_deleted') }} then null
             when customers.customer_id is null then 'unknown_customer'
             when orders.ordered_at is null then 'missing_ordered_at'
             when statuses.status_code is null then 'unknown_order_status'

@@ -8,7 +8,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_customers_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -18,7 +18,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_carriers_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -28,7 +28,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_warehouses_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -38,7 +38,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_routes_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -48,7 +48,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_vehicles_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -58,7 +58,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_drivers_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -68,7 +68,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_orders_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -78,7 +78,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_shipments_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
     union all
 
@@ -88,7 +88,7 @@ quarantined as (
         quarantine_reason,
         batch_id
     from {{ ref('slv_shipment_events_checked') }}
-    where not is_deleted and quarantine_reason is not null
+    where not {{ flag_is_true('is_deleted') }} and quarantine_reason is not null
 
 )
 

@@ -28,9 +28,9 @@ with
             '{{ source_table }}' as source_table,
             landed.batch_id,
             case
-                when landed.is_deleted then 'tombstone'
+                when {{ flag_is_true('landed.is_deleted') }} then 'tombstone'
                 when current_rows.{{ key }} is null then 'unaccounted'
-                when current_rows.is_deleted then 'deleted'
+                when {{ flag_is_true('current_rows.is_deleted') }} then 'deleted'
                 when current_rows.batch_id <> landed.batch_id
                     or current_rows.{{ version }} <> landed.{{ version }} then 'superseded'
                 when current_rows.quarantine_reason is null then 'silver'

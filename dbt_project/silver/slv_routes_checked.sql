@@ -36,7 +36,7 @@ checked as (
         routes.batch_id,
         routes.previous_reason,
         case
-            when routes.is_deleted then null
+            when {{ flag_is_true('routes.is_deleted') }} then null
             when warehouses.warehouse_id is null then 'unknown_origin_warehouse'
             when routes.distance_km is null or routes.distance_km <= 0 then 'distance_not_positive'
             when routes.planned_transit_hours is null or routes.planned_transit_hours <= 0

@@ -19,7 +19,7 @@ shipments as (
     -- every current shipment, valid or quarantined: an event of a quarantined
     -- shipment is still a good event
     select shipment_id from {{ ref('slv_shipments_checked') }}
-    where not is_deleted
+    where not {{ flag_is_true('is_deleted') }}
 
 ),
 
@@ -35,7 +35,7 @@ checked as (
         events.batch_id,
         events.previous_reason,
         case
-            when events.is_deleted then null
+            when {{ flag_is_true('events.is_deleted') }} then null
             when shipments.shipment_id is null then 'unknown_shipment'
             when events.event_at is null then 'missing_event_at'
         end as quarantine_reason

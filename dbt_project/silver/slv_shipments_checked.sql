@@ -78,7 +78,7 @@ checked as (
         shipments.batch_id,
         shipments.previous_reason,
         case
-            when shipments.is_deleted then null
+            when {{ flag_is_true('shipments.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when orders.order_id is null then 'unknown_order'
             when routes.route_id is null then 'unknown_route'

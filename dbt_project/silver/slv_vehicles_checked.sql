@@ -34,7 +34,7 @@ checked as (
         vehicles.batch_id,
         vehicles.previous_reason,
         case
-            when vehicles.is_deleted then null
+            when {{ flag_is_true('vehicles.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
             when vehicles.capacity_kg is null or vehicles.capacity_kg <= 0 then 'capacity_not_positive'
         end as quarantine_reason

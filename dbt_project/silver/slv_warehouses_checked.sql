@@ -28,7 +28,7 @@ checked as (
         batch_id,
         previous_reason,
         case
-            when is_deleted then null
+            when {{ flag_is_true('is_deleted') }} then null
             when warehouse_code is null then 'missing_warehouse_code'
         end as quarantine_reason
     from warehouses

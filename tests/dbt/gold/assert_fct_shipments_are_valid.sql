@@ -14,7 +14,7 @@ shipments as (
 carriers as (
 
     select carrier_id from {{ ref('dim_carrier') }}
-    where is_current
+    where {{ flag_is_true('is_current') }}
 
 ),
 
