@@ -62,16 +62,10 @@ final as (
         carrier_id,
         period,
         period_start,
-        cast(count(*) as {{ dbt.type_bigint() }}) as shipments,
-        cast(sum(case when status = 'Delivered' then 1 else 0 end) as {{ dbt.type_bigint() }}) as shipments_delivered,
-        {{ ratio(
-            "sum(case when status = 'Delivered' and " ~ flag_is_true('is_on_time') ~ " then 1 else 0 end)",
-            "sum(case when status = 'Delivered' then 1 else 0 end)",
-        ) }} as on_time_rate,
+        {{ delivery_counts_and_on_time_rate() }},
         -- from whole seconds: exact whatever order the rows are added up in
         {{ ratio('sum(late_seconds)', 'count(late_seconds) * 3600') }} as avg_late_delay_hours,
-        {{ ratio("sum(case when status = 'Lost' then 1 else 0 end)", 'count(*)') }} as lost_rate,
-        {{ ratio("sum(case when status = 'Returned' then 1 else 0 end)", 'count(*)') }} as returned_rate,
+        {{ lost_and_returned_rates() }},
         cast(sum(freight_cost_usd) as decimal(18, 2)) as freight_cost_usd,
         {{ ratio('sum(freight_cost_usd)', 'sum(weight_kg)') }} as cost_per_kg_usd,
         {{ ratio(

@@ -39,15 +39,9 @@ final as (
     select
         customer_segment,
         month_start,
-        cast(count(*) as {{ dbt.type_bigint() }}) as shipments,
-        cast(sum(case when status = 'Delivered' then 1 else 0 end) as {{ dbt.type_bigint() }}) as shipments_delivered,
-        {{ ratio(
-            "sum(case when status = 'Delivered' and " ~ flag_is_true('is_on_time') ~ " then 1 else 0 end)",
-            "sum(case when status = 'Delivered' then 1 else 0 end)",
-        ) }} as on_time_rate,
+        {{ delivery_counts_and_on_time_rate() }},
         {{ ratio('sum(transit_seconds)', 'count(transit_seconds) * 3600') }} as avg_transit_hours,
-        {{ ratio("sum(case when status = 'Lost' then 1 else 0 end)", 'count(*)') }} as lost_rate,
-        {{ ratio("sum(case when status = 'Returned' then 1 else 0 end)", 'count(*)') }} as returned_rate
+        {{ lost_and_returned_rates() }}
     from measured
     group by customer_segment, month_start
 
