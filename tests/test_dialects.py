@@ -1,12 +1,16 @@
 """One set of models, three warehouses: what can be checked here of the targets that cannot run here.
 
-No SQL Server engine can be installed on these machines, so the `sqlserver` target is checked by compiling
+SQL Server: no SQL Server engine can be installed on these machines, so the `sqlserver` target is checked by compiling
 every model with dbt-sqlserver's own macros (mssql-python backend) and parsing the result as T-SQL with
 sqlglot: both branches of every incremental model (the full build and the nightly merge). sqlglot's
 parser accepts booleans where SQL Server has none, so the check also walks each statement for the three
 ways a DuckDB or Spark model breaks on SQL Server: a TRUE/FALSE literal, a flag column used as a predicate
 (`where not is_deleted`) and a predicate used as a value (`x in (6, 7) as is_weekend`); models write
 those through macros/booleans.sql.
+
+Spark: every model compiled with dbt-spark (the Spark SQL that dbt-databricks runs; the `spark` target, an
+in-process pyspark session that compiling does not start) parses as Spark SQL, in both branches too. This
+checks the SQL only; the project does not build on a Spark session yet.
 """
 
 from __future__ import annotations
@@ -43,29 +47,40 @@ def tsql_boolean_misuse(statement: exp.Expression) -> list[str]:
     return found
 
 
-@pytest.mark.parametrize("incremental", [False, True], ids=["full-build", "incremental-run"])
-def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incremental: bool):
-    target_path = tmp_path / "sqlserver"
-    # no warehouse to look at: which branch the incremental models render is given, not asked of it
-    run_cli("dbt", "compile", "--target", "sqlserver", "--target-path", str(target_path),
+def compile_models(target: str, target_path: Path, incremental: bool) -> dict[str, str]:
+    """Every model's SQL compiled by dbt for `target`, with no warehouse to look at: which branch the
+    incremental models render is given (`render_incremental`), not asked of the warehouse."""
+    run_cli("dbt", "compile", "--target", target, "--target-path", str(target_path),
             "--select", "resource_type:model", "--no-populate-cache",
             "--vars", json.dumps({"render_incremental": incremental}), "--quiet")
     manifest = json.loads((target_path / "manifest.json").read_text())
-    assert manifest["metadata"]["adapter_type"] == "sqlserver"
+    assert manifest["metadata"]["adapter_type"] == target
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
     assert len(models) >= 43
-
-    failures, parsed = [], {}
+    compiled = {}
     for node in models:
-        compiled = target_path / "compiled" / "logistics_warehouse" / node["original_file_path"]
-        assert compiled.exists(), f"{node['name']} was not compiled"
-        sql = compiled.read_text()
+        path = target_path / "compiled" / "logistics_warehouse" / node["original_file_path"]
+        assert path.exists(), f"{node['name']} was not compiled for {target}"
+        compiled[node["name"]] = path.read_text()
+    # the merge branch re-reads the model's own rows; the full build does not
+    assert ("union all" in compiled["slv_shipments_checked"]) is incremental
+    return compiled
+
+
+BRANCHES = pytest.mark.parametrize("incremental", [False, True], ids=["full-build", "incremental-run"])
+
+
+@BRANCHES
+def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incremental: bool):
+    compiled = compile_models("sqlserver", tmp_path / "sqlserver", incremental)
+    failures, parsed = [], {}
+    for name, sql in compiled.items():
         try:
-            parsed[node["name"]] = sqlglot.parse_one(sql, read="tsql")
+            parsed[name] = sqlglot.parse_one(sql, read="tsql")
         except ParseError as exc:
-            failures.append(f"{node['name']}: {str(exc)[:400]}")
+            failures.append(f"{name}: {str(exc)[:400]}")
             continue
-        failures += [f"{node['name']}: {problem}" for problem in tsql_boolean_misuse(parsed[node["name"]])]
+        failures += [f"{name}: {problem}" for problem in tsql_boolean_misuse(parsed[name])]
     assert not failures, "\n".join(failures)
 
     # the dialect's own macros were used: SQL Server reads the manifests' JSON with OPENJSON, and
@@ -73,6 +88,21 @@ def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incre
     extract_batches = parsed["brz_extract_batches"].sql(dialect="tsql").lower()
     assert "openjson" in extract_batches and "list_transform" not in extract_batches
     assert "dateadd" in parsed["dim_date"].sql(dialect="tsql").lower()
-    checked = (target_path / "compiled" / "logistics_warehouse" / "dbt_project" / "silver"
-               / "slv_shipments_checked.sql").read_text()
-    assert ("union all" in checked) is incremental  # the merge branch re-reads the model's own rows
+
+
+@BRANCHES
+def test_every_model_compiled_for_spark_parses_as_spark_sql(tmp_path: Path, incremental: bool):
+    """dbt-spark's macros (which dbt-databricks builds on) with the project's spark__ dispatches. A check
+    of the SQL only: building the project on a Spark session is not done yet (see the docs)."""
+    compiled = compile_models("spark", tmp_path / "spark", incremental)
+    failures = []
+    for name, sql in compiled.items():
+        try:
+            sqlglot.parse_one(sql, read="spark")
+        except ParseError as exc:
+            failures.append(f"{name}: {str(exc)[:400]}")
+    assert not failures, "\n".join(failures)
+    # Spark sums the manifest's files with a higher-order function, not DuckDB's list functions
+    assert "aggregate(" in compiled["brz_extract_batches"] and "list_transform" not in compiled["brz_extract_batches"]
+    duckdb_only = [name for name, sql in compiled.items() if "timezone('UTC'" in sql or "list_sum(" in sql]
+    assert not duckdb_only, duckdb_only
