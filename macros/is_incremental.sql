@@ -1,8 +1,8 @@
 {#- dbt's is_incremental(), unless the var `render_incremental` (true or
     false) says which branch every incremental model renders: compiling
-    without a warehouse to look at (the T-SQL check compiles both branches
-    for the sqlserver target). On the `lint` target sqlfluff lints the
-    incremental branch, the SQL of the nightly runs. -#}
+    without a warehouse to look at (tests/test_dialects.py compiles both
+    branches for the sqlserver and spark targets). On the `lint` target
+    sqlfluff lints the incremental branch, the SQL of the nightly runs. -#}
 {% macro is_incremental() -%}
     {%- set forced = var('render_incremental', true if target.name == 'lint' else none) -%}
     {%- if forced is none -%}
