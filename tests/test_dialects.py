@@ -67,6 +67,14 @@ def compile_models(target: str, target_path: Path, incremental: bool) -> dict[st
     return compiled
 
 
+def incremental_strategies(target_path: Path) -> set[str]:
+    """The strategies the compiled project's incremental models merge with."""
+    nodes = json.loads((target_path / "manifest.json").read_text())["nodes"].values()
+    return {n["config"]["incremental_strategy"] for n in nodes
+            if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"
+            and n["config"].get("unique_key")}
+
+
 BRANCHES = pytest.mark.parametrize("incremental", [False, True], ids=["full-build", "incremental-run"])
 
 
@@ -88,6 +96,7 @@ def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incre
     extract_batches = parsed["brz_extract_batches"].sql(dialect="tsql").lower()
     assert "openjson" in extract_batches and "list_transform" not in extract_batches
     assert "dateadd" in parsed["dim_date"].sql(dialect="tsql").lower()
+    assert incremental_strategies(tmp_path / "sqlserver") == {"delete+insert"}
 
 
 @BRANCHES
@@ -106,3 +115,5 @@ def test_every_model_compiled_for_spark_parses_as_spark_sql(tmp_path: Path, incr
     assert "aggregate(" in compiled["brz_extract_batches"] and "list_transform" not in compiled["brz_extract_batches"]
     duckdb_only = [name for name, sql in compiled.items() if "timezone('UTC'" in sql or "list_sum(" in sql]
     assert not duckdb_only, duckdb_only
+    # dbt-spark and dbt-databricks have no delete+insert: the keyed incremental models merge (into Delta)
+    assert incremental_strategies(tmp_path / "spark") == {"merge"}

@@ -7,7 +7,6 @@
     config(
         materialized='incremental',
         unique_key='shipment_id',
-        incremental_strategy='delete+insert',
         on_schema_change='fail',
         post_hook="{{ delete_rows_not_in('shipment_id', ref('slv_shipments'), 'kept.shipped_at is not null') }}",
     )
