@@ -21,10 +21,10 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from benchmarks.orchestration import timed
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "data" / "bench-dbt"
@@ -33,15 +33,9 @@ BIN = Path(sys.executable).parent
 
 
 def _run(args: list[str], env: dict[str, str], log: Path) -> float:
-    started = time.perf_counter()
     with open(log, "a") as fh:
         fh.write(f"\n$ logistics {' '.join(args)}\n")
-        fh.flush()
-        proc = subprocess.run([str(BIN / "logistics"), *args], env=env, cwd=ROOT, stdout=fh,
-                              stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise SystemExit(f"`logistics {' '.join(args)}` failed (exit {proc.returncode}): see {log}")
-    return time.perf_counter() - started
+    return timed([str(BIN / "logistics"), *args], env, log)
 
 
 def _dbt_times() -> dict:

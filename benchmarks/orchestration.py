@@ -44,7 +44,8 @@ def _env(data_dir: Path, source: Path) -> dict[str, str]:
     return env
 
 
-def _timed(cmd: list[str], env: dict[str, str], log: Path) -> float:
+def timed(cmd: list[str], env: dict[str, str], log: Path) -> float:
+    """Seconds `cmd` took, run from the project root with its output appended to `log`; stops on failure."""
     started = time.perf_counter()
     with open(log, "a") as fh:
         proc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
@@ -83,12 +84,12 @@ def main() -> int:
     source = WORK / "source" / "logisticsdb.sqlite"
     plain = WORK / "plain"
     print(f"source stand-in at scale {args.scale} -> {source}", flush=True)
-    _timed([logistics, "source", "generate", "--scale", str(args.scale), "--source", f"sqlite://{source}"],
+    timed([logistics, "source", "generate", "--scale", str(args.scale), "--source", f"sqlite://{source}"],
            _env(plain, source), log)
 
     print("plain: logistics extract + dbt build ...", flush=True)
-    extract_s = _timed([logistics, "extract"], _env(plain, source), log)
-    dbt_s = _timed([logistics, "dbt", "build", "--quiet"], _env(plain, source), log)
+    extract_s = timed([logistics, "extract"], _env(plain, source), log)
+    dbt_s = timed([logistics, "dbt", "build", "--quiet"], _env(plain, source), log)
     plain_s = extract_s + dbt_s
 
     from logistics_etl.airflow_env import airflow_env
@@ -101,10 +102,10 @@ def main() -> int:
         folder = WORK / f"dag-{mode}"
         env = {**_env(folder, source), "LOGISTICS_DBT_EXECUTION": mode}
         print(f"dag ({mode}): set-up (dbt parse, airflow db migrate, settings) ...", flush=True)
-        _timed([logistics, "dbt", "parse", "--quiet"], env, log)
-        _timed([logistics, "airflow-settings", "load"], env, log)
+        timed([logistics, "dbt", "parse", "--quiet"], env, log)
+        timed([logistics, "airflow-settings", "load"], env, log)
         print(f"dag ({mode}): airflow dags test ...", flush=True)
-        seconds = _timed([logistics, "airflow", "dags", "test", "medallion_architecture_etl", str(day)], env, log)
+        seconds = timed([logistics, "airflow", "dags", "test", "medallion_architecture_etl", str(day)], env, log)
         os.environ.update(env)
         probe_env = {**os.environ, **airflow_env(load_settings())}
         parses = [_parse_once(probe_env) for _ in range(3)]
