@@ -81,7 +81,7 @@ def _run(cmd: list[str], env: dict[str, str]) -> int:
 def dbt_environ(settings: Settings) -> dict[str, str]:
     from logistics_etl.connections import dbt_lake_env
 
-    return {**os.environ, **settings.dbt_env(), **dbt_lake_env(settings), "DBT_TARGET": settings.dbt_target,
+    return {**os.environ, **settings.dbt_env(), **dbt_lake_env(settings),
             "DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 

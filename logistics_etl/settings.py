@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 
 
@@ -78,8 +79,15 @@ class Settings:
         return PROJECT_ROOT / "target" / "manifest.json"
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment that dbt needs to find the lake and the warehouse."""
+        """Environment that dbt needs to find the lake and the warehouse.
+
+        DBT_PROFILE and DBT_TARGET are what cosmos passes as --profile and --target: dbt keeps the
+        partial-parse file only while they match, so `logistics dbt parse` must set them the same way
+        (otherwise every dbt run of the DAG parses the whole project again, about 10 s).
+        """
         return {
+            "DBT_PROFILE": DBT_PROFILE,
+            "DBT_TARGET": self.dbt_target,
             "LAKE_ROOT": self.lake_root,
             "DUCKDB_PATH": str(self.duckdb_path),
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
