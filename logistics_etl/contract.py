@@ -7,18 +7,29 @@ schema of the landed Parquet, schema-drift checks) and the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-# Logical column types -> (SQLite DDL, PostgreSQL DDL, T-SQL DDL, Arrow type).
-TYPES: dict[str, tuple[str, str, str, pa.DataType]] = {
-    "id": ("INTEGER", "BIGINT", "BIGINT", pa.int64()),
-    "text": ("TEXT", "VARCHAR(200)", "NVARCHAR(200)", pa.string()),
-    "int": ("INTEGER", "INTEGER", "INT", pa.int32()),
-    "money": ("REAL", "NUMERIC(18,2)", "DECIMAL(18,2)", pa.decimal128(18, 2)),
-    "measure": ("REAL", "NUMERIC(12,2)", "DECIMAL(12,2)", pa.decimal128(12, 2)),
-    "time": ("DATETIME", "TIMESTAMP", "DATETIME2(6)", pa.timestamp("us", tz="UTC")),
+# Logical column types -> (SQLite DDL, PostgreSQL DDL, T-SQL DDL).
+TYPES: dict[str, tuple[str, str, str]] = {
+    "id": ("INTEGER", "BIGINT", "BIGINT"),
+    "text": ("TEXT", "VARCHAR(200)", "NVARCHAR(200)"),
+    "int": ("INTEGER", "INTEGER", "INT"),
+    "money": ("REAL", "NUMERIC(18,2)", "DECIMAL(18,2)"),
+    "measure": ("REAL", "NUMERIC(12,2)", "DECIMAL(12,2)"),
+    "time": ("DATETIME", "TIMESTAMP", "DATETIME2(6)"),
 }
+
+
+def arrow_type(kind: str) -> pa.DataType:
+    """The Arrow type of a logical column type. pyarrow is imported here, when a type is asked for: the DAG
+    file reads the table names of this module at every parse, never their types."""
+    import pyarrow as pa
+
+    return {"id": pa.int64(), "text": pa.string(), "int": pa.int32(), "money": pa.decimal128(18, 2),
+            "measure": pa.decimal128(12, 2), "time": pa.timestamp("us", tz="UTC")}[kind]
 
 
 @dataclass(frozen=True)
@@ -29,7 +40,7 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
-        return TYPES[self.kind][3]
+        return arrow_type(self.kind)
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,8 @@ class Table:
         raise KeyError(f"table {self.name} has no column {name}")
 
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
 
 

@@ -6,7 +6,10 @@ import sys
 import time
 
 started = time.perf_counter()
+# What Airflow's DAG processor has loaded before it parses any DAG file: Airflow and its DagBag. The DAG
+# file's own parse (timed next) is what this project adds to every parse.
 import airflow  # noqa: E402,F401
+from airflow.dag_processing.dagbag import DagBag  # noqa: E402,F401
 
 imported = time.perf_counter()
 spec = importlib.util.spec_from_file_location("medallion_dag", sys.argv[1])
@@ -57,6 +60,7 @@ def sensors_not_after_producer() -> list[str]:
 
 print(json.dumps({
     "producers": sorted(t.task_id for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")),
+    "producer_classes": sorted({type(t).__name__ for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")}),
     "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
