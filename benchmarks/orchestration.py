@@ -9,10 +9,12 @@ One source stand-in (day 0 at the given scale) is read by both:
 - `dag`: `airflow dags test medallion_architecture_etl` with cosmos as configured in the DAG, once per
   execution mode asked for (`--modes local,watcher`, the setting LOGISTICS_DBT_EXECUTION), each into an
   empty lake and warehouse of its own (dbt parse, the metadata DB and the settings load happen before
-  the clock starts: they are set-up, not the night's work).
+  the clock starts: they are set-up, not the night's work). Reported twice: the whole command, and the
+  run alone as Airflow's metadata DB records it (first task start to last task end, without the
+  command's own Airflow import and DAG parse, which a running scheduler does not repeat per run).
 
-It also times the DAG file's parse in a fresh process (Airflow's import apart). Both warehouses must
-end with the same gold row counts. Prints a table and writes `benchmarks/results/orchestration.json`.
+It also times the DAG file's parse in a fresh process (Airflow and its DagBag imported first, as in the DAG
+processor). Both warehouses must end with the same gold row counts. Prints a table and writes `benchmarks/results/orchestration.json`.
 """
 
 from __future__ import annotations
@@ -61,6 +63,20 @@ def _parse_once(env: dict[str, str]) -> dict:
     return {**info, "tasks": sum(len(tasks) for tasks in info["groups"].values())}
 
 
+def _run_span(airflow_home: Path) -> tuple[float, int]:
+    """Seconds from the first task's start to the last task's end of the DAG run, and its task count, as
+    Airflow's metadata DB records them: the run without `airflow dags test`'s own start-up (import, parse)."""
+    import sqlite3
+
+    con = sqlite3.connect(airflow_home / "airflow.db")
+    try:
+        span, tasks = con.execute("select (julianday(max(end_date)) - julianday(min(start_date))) * 86400, count(*) "
+                                  "from task_instance where dag_id = 'medallion_architecture_etl'").fetchone()
+    finally:
+        con.close()
+    return span, tasks
+
+
 def _gold_counts(warehouse: Path) -> dict[str, int]:
     import duckdb
 
@@ -74,7 +90,7 @@ def _gold_counts(warehouse: Path) -> dict[str, int]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scale", type=float, default=1.0)
-    ap.add_argument("--modes", default="local,watcher",
+    ap.add_argument("--modes", default="watcher,local",
                     help="cosmos execution modes to run the DAG with (LOGISTICS_DBT_EXECUTION), comma-separated")
     args = ap.parse_args()
     logistics = str(BIN / "logistics")
@@ -109,24 +125,28 @@ def main() -> int:
         os.environ.update(env)
         probe_env = {**os.environ, **airflow_env(load_settings())}
         parses = [_parse_once(probe_env) for _ in range(3)]
-        dags[mode] = {"seconds": seconds, "parse_s": min(p["dag_file_s"] for p in parses), "tasks": parses[0]["tasks"],
+        run_s, run_tasks = _run_span(folder / "airflow")
+        dags[mode] = {"seconds": seconds, "run_s": run_s, "run_tasks": run_tasks, "parse_s": min(p["dag_file_s"] for p in parses), "tasks": parses[0]["tasks"],
                       "airflow_import_s": min(p["airflow_import_s"] for p in parses),
                       "same_gold_row_counts": _gold_counts(plain / "warehouse.duckdb") ==
                       _gold_counts(folder / "warehouse.duckdb")}
 
     result = {"scale": args.scale, "plain_extract_s": round(extract_s, 1), "plain_dbt_build_s": round(dbt_s, 1),
               "plain_s": round(plain_s, 1), "targets": {"ratio": 1.5, "parse_s": 1.0},
-              "dag": {m: {**d, "seconds": round(d["seconds"], 1), "parse_s": round(d["parse_s"], 3),
-                          "ratio_dag_over_plain": round(d["seconds"] / plain_s, 2)} for m, d in dags.items()}}
+              "dag": {m: {**d, "seconds": round(d["seconds"], 1), "run_s": round(d["run_s"], 1),
+                      "parse_s": round(d["parse_s"], 3), "ratio_dag_over_plain": round(d["seconds"] / plain_s, 2),
+                      "ratio_run_over_plain": round(d["run_s"] / plain_s, 2)} for m, d in dags.items()}}
     rows = [("plain: extract", f"{extract_s:.1f} s"), ("plain: dbt build", f"{dbt_s:.1f} s"),
             ("plain total", f"{plain_s:.1f} s")]
     for mode, d in dags.items():
         rows += [(f"DAG {mode} ({d['tasks']} tasks, airflow dags test)", f"{d['seconds']:.1f} s"),
                  (f"  ratio DAG {mode} / plain (target <= 1.5)", f"{d['seconds'] / plain_s:.2f}"),
+                 ("  the run alone (first task start to last task end)", f"{d['run_s']:.1f} s"),
+                 ("  ratio run alone / plain", f"{d['run_s'] / plain_s:.2f}"),
                  ("  DAG file parse, best of 3 (target <= 1 s)", f"{d['parse_s']:.2f} s"),
                  ("  same gold row counts as plain", str(d["same_gold_row_counts"]))]
     airflow_import = min(d["airflow_import_s"] for d in dags.values())
-    rows.append(("Airflow import (not counted in parse)", f"{airflow_import:.2f} s"))
+    rows.append(("Airflow + DagBag import (not counted in parse)", f"{airflow_import:.2f} s"))
     same = all(d["same_gold_row_counts"] for d in dags.values())
     width = max(len(r[0]) for r in rows)
     print(f"\n{'measure':<{width}}  value\n{'-' * width}  -----")

@@ -5,9 +5,11 @@ manifest (no `dbt ls`, no database, no Airflow Variable at parse time).
 
     check_configuration     Variables and connections, read and checked at run time
     extract_from_sqlserver  one task per source table: changed rows -> lake batch
-    process_bronze_layer    cosmos: one task per dbt model (`dbt build`: run + its tests)
-    process_silver_layer    seeds, silver models, quarantine, reconciliation test
-    process_gold_layer      star schema and KPI marts, validity test
+    process_bronze_layer    cosmos: one `dbt build` of the layer, then a task per model (and its tests)
+    process_silver_layer    seeds, silver models, snapshots, quarantine, reconciliation
+    process_gold_layer      star schema and KPI marts, run audit marts, validity test
+
+LOGISTICS_DBT_EXECUTION=local runs a `dbt build` per model task instead (docs/orchestration.md).
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from logistics_etl.contract import TABLES
-from logistics_etl.settings import PROJECT_ROOT, ConfigError, load_settings
+from logistics_etl.layer_build import use_layer_build_producer
+from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
 DAG_ID = "medallion_architecture_etl"
@@ -65,8 +68,11 @@ PROJECT = ProjectConfig(
     env_vars=SETTINGS.dbt_env(),
     partial_parse=True,
 )
+# cosmos wraps the manifest's path in Airflow's ObjectStoragePath, whose first read loads every Airflow plugin
+# (0.7 s of each parse here, for cosmos's own UI plugin); the manifest is a local file, read as one.
+PROJECT.manifest_path = SETTINGS.manifest_path
 PROFILE = ProfileConfig(
-    profile_name="logistics_warehouse",
+    profile_name=DBT_PROFILE,
     target_name=SETTINGS.dbt_target,
     profiles_yml_filepath=PROJECT_ROOT / "profiles" / "profiles.yml",
 )
@@ -80,21 +86,18 @@ def _export_lake_credentials(context) -> None:
     export_lake_credentials(context)
 
 
-OPERATOR_ARGS = {
-    "install_deps": False,
-    # Each model task is one dbt invocation: skip what nobody reads. dbt's JSON artifacts (manifest.json,
-    # run_results.json: about 0.3 s an invocation; the run audit comes from on-run-end instead) and one
-    # Airflow asset event per model.
-    "dbt_cmd_flags": ["--no-write-json"],
-    "emit_datasets": False,
-}
+OPERATOR_ARGS: dict = {"install_deps": False}
 if SETTINGS.lake_is_blob:
     OPERATOR_ARGS["pre_execute"] = _export_lake_credentials
 WATCHER = SETTINGS.dbt_execution == "watcher"
 if WATCHER:
-    # the per-model tasks only read what the layer's one `dbt build` reported: no dbt start-up each
+    # One `dbt build` per layer (a `LayerBuildProducer`); the per-model tasks are sensors that read what it
+    # reported, and each runs its model itself only on a retry. No deferral: a sensor pokes once a second.
     OPERATOR_ARGS.update(deferrable=False, poke_interval=1)
-    OPERATOR_ARGS.pop("dbt_cmd_flags")  # the producer's results reach its sensors through dbt's artifacts
+else:
+    # A dbt invocation per model task: skip dbt's JSON artifacts (manifest.json, run_results.json: about
+    # 0.3 s an invocation), which nobody reads (the run audit comes from on-run-end).
+    OPERATOR_ARGS["dbt_cmd_flags"] = ["--no-write-json"]
 EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else ExecutionMode.LOCAL,
                             invocation_mode=InvocationMode.DBT_RUNNER)
 
@@ -116,6 +119,7 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
             select=[f"path:{p}" for p in paths],
             test_behavior=TestBehavior.AFTER_EACH if WATCHER else TestBehavior.BUILD,
             should_detach_multiple_parents_tests=not WATCHER,
+            emit_datasets=False,  # no Airflow asset event per model: no DAG is scheduled on them
         ),
         operator_args=OPERATOR_ARGS,
     )
@@ -124,6 +128,7 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
         # beside it, so they can never hold the only slot while the build waits for it.
         tasks = list(group.iter_tasks())
         producer = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher"))
+        use_layer_build_producer(producer)
         for consumer in tasks:
             if consumer is not producer and hasattr(consumer, "producer_task_id"):
                 producer >> consumer

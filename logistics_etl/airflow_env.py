@@ -16,6 +16,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        # cosmos's watcher producer copies every status it reports into one Airflow Variable as it goes
+        # (rewritten whole each time: 6 s of the silver build here); without it the copy is still made when
+        # the producer fails or is retried, so only a producer killed outright leaves its sensors to build
+        # their models themselves on their retry
+        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
         # offline machines: no usage statistics from Airflow, cosmos or dbt
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",

@@ -68,7 +68,7 @@ class Settings:
     task_retries: int
     extract_parallelism: int
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
-    dbt_execution: str  # cosmos execution mode of the dbt tasks: local (a dbt run per task) or watcher
+    dbt_execution: str  # cosmos execution mode: watcher (one dbt build per layer) or local (a dbt run per task)
 
     @property
     def lake_is_blob(self) -> bool:
@@ -110,5 +110,5 @@ def load_settings() -> Settings:
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
         extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
-        dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "local", ("local", "watcher")),
+        dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "watcher", ("watcher", "local")),
     )

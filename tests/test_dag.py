@@ -39,7 +39,7 @@ def dag_info(manifest, tmp_path_factory) -> dict:
     proc = probe(tmp_path_factory.mktemp("dagprobe"))
     assert proc.returncode == 0, proc.stderr[-4000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    report("DAG parse (fresh process)", f"Airflow import {info['airflow_import_s']} s, "
+    report("DAG parse (fresh process)", f"Airflow + DagBag import {info['airflow_import_s']} s, "
                                         f"DAG file incl. cosmos from manifest {info['dag_file_s']} s")
     return info
 
@@ -75,18 +75,40 @@ def test_one_extract_task_per_source_table(dag_info):
         f"extract_from_sqlserver.extract_{t.name.lower()}" for t in TABLES)
 
 
-def test_one_task_per_dbt_model_in_its_layer(dag_info, manifest):
+# the task (watcher mode: the task group) cosmos gives each model, seed and snapshot, per execution mode
+MODEL_TASK = {"watcher": "{group}.{name}.{verb}", "local": "{group}.{name}_{kind}_build"}
+VERB = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
+
+
+def assert_one_task_per_dbt_model_in_its_layer(info: dict, manifest: dict, mode: str) -> None:
     layer_group = {"bronze": "process_bronze_layer", "silver": "process_silver_layer", "gold": "process_gold_layer"}
     models = [n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed", "snapshot")]
     assert len(models) >= 44
+    expected = set()
     for node in models:
         kind = node["resource_type"]
         layer = node["fqn"][1] if kind == "model" else "silver"  # seeds and snapshots (SCD2) are silver
-        task_id = f"{layer_group[layer]}.{node['name']}_{kind}_build"
-        assert task_id in dag_info["groups"][layer_group[layer]], f"no task for {node['name']}"
-    model_tasks = [t for ts in dag_info["groups"].values() for t in ts
-                   if t.endswith(("_model_build", "_seed_build", "_snapshot_build"))]
-    assert len(model_tasks) == len(models), "exactly one task per model, seed and snapshot"
+        task_id = MODEL_TASK[mode].format(group=layer_group[layer], name=node["name"], kind=kind, verb=VERB[kind])
+        assert task_id in info["groups"][layer_group[layer]], f"no task for {node['name']} ({mode})"
+        expected.add(task_id)
+    model_tasks = {t for ts in info["groups"].values() for t in ts
+                   if t.endswith((".run", ".seed", ".snapshot", "_model_build", "_seed_build", "_snapshot_build"))}
+    assert model_tasks == expected, "exactly one task per model, seed and snapshot"
+
+
+def test_one_task_per_dbt_model_in_its_layer(dag_info, manifest):
+    assert_one_task_per_dbt_model_in_its_layer(dag_info, manifest, "watcher")  # the default
+
+
+def test_local_mode_runs_one_dbt_build_per_model_task(manifest, tmp_path: Path):
+    """LOGISTICS_DBT_EXECUTION=local: no producer; each model, seed and snapshot task runs `dbt build` of
+    its node, and a test with two parents is its own task after both."""
+    proc = probe(tmp_path, LOGISTICS_DBT_EXECUTION="local")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert info["producers"] == []
+    assert_one_task_per_dbt_model_in_its_layer(info, manifest, "local")
+    assert any(t.endswith("_test") for t in info["groups"]["process_gold_layer"]), "detached two-parent tests"
 
 
 def test_parsing_is_fast_and_reads_the_manifest_not_dbt_ls(dag_info):
@@ -133,15 +155,14 @@ def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path,
         assert len(days) == len(set(days)), f"a local day runs twice: {seq}"
 
 
-def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(manifest, tmp_path: Path):
-    """LOGISTICS_DBT_EXECUTION=watcher: one producer (`dbt build`) per layer, and every model or test sensor of
-    the layer downstream of it, so a sensor can never hold the single DuckDB slot its producer needs."""
-    proc = probe(tmp_path, LOGISTICS_DBT_EXECUTION="watcher")
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert info["producers"] == [f"process_{layer}_layer.dbt_producer_watcher" for layer in ("bronze", "gold",
-                                                                                            "silver")]
-    assert info["sensors_not_after_producer"] == []
-    assert "process_gold_layer.fct_shipments.run" in info["groups"]["process_gold_layer"]
+def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(dag_info, manifest, tmp_path: Path):
+    """The default (watcher): one producer (`dbt build`) per layer, our `LayerBuildProducer`, and every
+    model or test sensor of the layer downstream of it, so a sensor can never hold the single DuckDB slot
+    its producer needs."""
+    assert dag_info["producers"] == [f"process_{layer}_layer.dbt_producer_watcher"
+                                     for layer in ("bronze", "gold", "silver")]
+    assert dag_info["producer_classes"] == ["LayerBuildProducer"]
+    assert dag_info["sensors_not_after_producer"] == []
+    assert "process_gold_layer.fct_shipments.test" in dag_info["groups"]["process_gold_layer"]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
-    assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of local, watcher" in bad.stderr
+    assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of watcher, local" in bad.stderr

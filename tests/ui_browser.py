@@ -53,7 +53,7 @@ def graph_texts(url: str, user: str, password: str, screenshot: str | None = Non
             if screenshot:
                 page.screenshot(path=screenshot.replace(".png", "-groups.png"))
             page.get_by_role("button", name="Expand all task groups").click()
-            graph.get_by_text("fct_shipments_model_build").first.wait_for(timeout=60_000)
+            graph.get_by_text("fct_shipments", exact=True).first.wait_for(timeout=60_000)
             time.sleep(1)
             expanded = graph.inner_text()
             if screenshot:
