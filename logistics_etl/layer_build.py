@@ -11,20 +11,24 @@ per-model sensors read) and changes only how events reach Airflow:
 - dbt's callback keeps the events a sensor or the log needs (a node finished, an error, the dbt and
   adapter versions) and queues them; every other event costs one name lookup;
 - one publisher thread hands them to cosmos's own parser, which pushes the same XComs a node's last
-  event would have left (its status, the aggregate of its tests, its timing and message);
+  event would have left (its status, the aggregate of its tests, its timing and message); a finished
+  data test only adds to its model's aggregate, which is all a sensor reads of it;
 - dbt prints its usual text log (`--log-format text`), so the task log reads like a terminal run.
 
-The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish.
+The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
+each data test's own event: the sensors read tests only through their model's aggregate.
 """
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from typing import Any
 
+from cosmos.operators._watcher.aggregation import push_test_result_or_aggregate
 from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES
-from cosmos.operators._watcher.state import DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES
+from cosmos.operators._watcher.state import DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES, is_dbt_node_status_skipped
 from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
@@ -54,7 +58,8 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         def publish() -> None:
             while (line := events.get()) is not None:
                 try:
-                    parse(line, where)
+                    if not self._report_finished_test(line, context):
+                        parse(line, where)
                 except Exception as exc:  # reported after the build, as cosmos's own callback does
                     self.log.exception("could not report a dbt event to Airflow")
                     errors.append(exc)
@@ -70,6 +75,22 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         if errors:
             raise errors[0]
         return result
+
+    def _report_finished_test(self, line: str, context: Any) -> bool:
+        """A data test finished: only its model's aggregate is read (by the model's `test` sensor), so push
+        that alone. Cosmos's parser would also push the test's own event, which no task reads (219 API
+        calls a run). A test skipped after an upstream failure goes through the parser, which fails it."""
+        event = json.loads(line)
+        node = event.get("data", {}).get("node_info") or {}
+        if event.get("info", {}).get("name") != "NodeFinished" or node.get("resource_type") != "test":
+            return False
+        status, unique_id = node.get("node_status"), node.get("unique_id")
+        if not self.tests_per_model or (is_dbt_node_status_skipped(status)
+                                        and unique_id in self._upstream_failure_skipped_ids):
+            return False
+        push_test_result_or_aggregate(unique_id, status, self.tests_per_model, self.test_results_per_model,
+                                      context["ti"])
+        return True
 
 
 def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
