@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pendulum
-from airflow.sdk import Param, dag, task, task_group
+from airflow.sdk import Param, TriggerRule, dag, task, task_group
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
@@ -102,6 +102,28 @@ EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else
                             invocation_mode=InvocationMode.DBT_RUNNER)
 
 
+def _follow_the_layer_build(group: DbtTaskGroup) -> None:
+    """Watcher mode: every model and test task of the layer runs after the layer's `dbt build`, whatever
+    its outcome, and reports what the build said of its node.
+
+    - After, not beside it: with one writer at a time (DuckDB, one task slot) a sensor that started first
+      would hold the only slot while the build waits for it.
+    - `one_done`: a task runs once the build has succeeded or failed, so a failing model or test turns its
+      own task red (and what dbt skipped after it) while the rest go green. If the build never ran (an
+      upstream failure) the tasks are skipped instead of building their models themselves.
+    - The build is not retried (cosmos would skip a second attempt anyway, which would skip every task of
+      the layer and let the run succeed): the model and test tasks retry, each running its own node.
+    """
+    tasks = list(group.iter_tasks())
+    producer = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher"))
+    use_layer_build_producer(producer)
+    producer.retries = 0
+    for consumer in tasks:
+        if consumer is not producer and hasattr(consumer, "producer_task_id"):
+            producer >> consumer
+            consumer.trigger_rule = TriggerRule.ONE_DONE
+
+
 def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
     """The dbt nodes of one layer, selected by folder.
 
@@ -124,14 +146,7 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
         operator_args=OPERATOR_ARGS,
     )
     if WATCHER:
-        # One writer at a time (DuckDB): the model tasks follow the layer's `dbt build` instead of waiting
-        # beside it, so they can never hold the only slot while the build waits for it.
-        tasks = list(group.iter_tasks())
-        producer = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher"))
-        use_layer_build_producer(producer)
-        for consumer in tasks:
-            if consumer is not producer and hasattr(consumer, "producer_task_id"):
-                producer >> consumer
+        _follow_the_layer_build(group)
     return group
 
 

@@ -51,7 +51,7 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["start_date"].startswith("2024-01-01T00:00:00")
     assert dag_info["catchup"] is False
     assert dag_info["tags"] == ["etl", "production"]
-    assert dag_info["retries"] == [3]
+    assert dag_info["retries"] == [3], "every task but the layers' builds, whose model and test tasks retry"
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]
     assert dag_info["has_failure_callback"], "every task e-mails on failure"
@@ -163,6 +163,10 @@ def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(dag_info, 
                                      for layer in ("bronze", "gold", "silver")]
     assert dag_info["producer_classes"] == ["LayerBuildProducer"]
     assert dag_info["sensors_not_after_producer"] == []
+    # a failed build still lets each task report its node; a build that never ran skips them; the build
+    # itself is not retried (its model and test tasks are)
+    assert dag_info["sensor_trigger_rules"] == ["one_done"]
+    assert dag_info["producer_retries"] == [0]
     assert "process_gold_layer.fct_shipments.test" in dag_info["groups"]["process_gold_layer"]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
     assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of watcher, local" in bad.stderr
