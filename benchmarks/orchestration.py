@@ -14,7 +14,8 @@ One source stand-in (day 0 at the given scale) is read by both:
   command's own Airflow import and DAG parse, which a running scheduler does not repeat per run).
 
 It also times the DAG file's parse in a fresh process (Airflow and its DagBag imported first, as in the DAG
-processor). Both warehouses must end with the same gold row counts. Prints a table and writes `benchmarks/results/orchestration.json`.
+processor). Both warehouses must end with the same gold row counts. Prints a table and writes
+`benchmarks/results/orchestration.json`.
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def main() -> int:
         probe_env = {**os.environ, **airflow_env(load_settings())}
         parses = [_parse_once(probe_env) for _ in range(3)]
         run_s, run_tasks = _run_span(folder / "airflow")
-        dags[mode] = {"seconds": seconds, "run_s": run_s, "run_tasks": run_tasks, "parse_s": min(p["dag_file_s"] for p in parses), "tasks": parses[0]["tasks"],
+        dags[mode] = {"seconds": seconds, "run_s": run_s, "run_tasks": run_tasks,
+                      "parse_s": min(p["dag_file_s"] for p in parses), "tasks": parses[0]["tasks"],
                       "airflow_import_s": min(p["airflow_import_s"] for p in parses),
                       "same_gold_row_counts": _gold_counts(plain / "warehouse.duckdb") ==
                       _gold_counts(folder / "warehouse.duckdb")}

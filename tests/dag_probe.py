@@ -74,7 +74,8 @@ print(json.dumps({
     "default_args": {k: str(v) for k, v in dag.default_args.items()},
     "retries": sorted({t.retries for t in dag.tasks if not t.task_id.endswith(".dbt_producer_watcher")}),
     "producer_retries": sorted({t.retries for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")}),
-    "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule) for t in dag.tasks if hasattr(t, "producer_task_id")}),
+    "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
+                                    for t in dag.tasks if hasattr(t, "producer_task_id")}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
     "has_failure_callback": all(bool(t.on_failure_callback) for t in dag.tasks),
