@@ -7,6 +7,7 @@ schema of the landed Parquet, schema-drift checks) and the tests.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ TYPES: dict[str, tuple[str, str, str]] = {
 }
 
 
+@cache  # conform asks for a column's type on every record batch
 def arrow_type(kind: str) -> pa.DataType:
     """The Arrow type of a logical column type. pyarrow is imported here, when a type is asked for: the DAG
     file reads the table names of this module at every parse, never their types."""

@@ -47,10 +47,14 @@ def next_runs(first: str, count: int) -> list[str]:
     return out
 
 
+# watcher mode: the `dbt build` task of each layer
+producers = [t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")]
+
+
 def sensors_not_after_producer() -> list[str]:
     """Watcher mode: sensor tasks of a layer that could run before (or beside) the layer's dbt build."""
     out = []
-    for producer in (t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")):
+    for producer in producers:
         after = producer.get_flat_relative_ids(upstream=False)
         group = producer.task_id.rsplit(".", 1)[0]
         out += [t.task_id for t in dag.tasks if t.task_id.startswith(group + ".") and t is not producer
@@ -59,8 +63,8 @@ def sensors_not_after_producer() -> list[str]:
 
 
 print(json.dumps({
-    "producers": sorted(t.task_id for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")),
-    "producer_classes": sorted({type(t).__name__ for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")}),
+    "producers": sorted(t.task_id for t in producers),
+    "producer_classes": sorted({type(t).__name__ for t in producers}),
     "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
@@ -72,8 +76,8 @@ print(json.dumps({
     "max_active_runs": dag.max_active_runs,
     "params": sorted(dag.params.keys()),
     "default_args": {k: str(v) for k, v in dag.default_args.items()},
-    "retries": sorted({t.retries for t in dag.tasks if not t.task_id.endswith(".dbt_producer_watcher")}),
-    "producer_retries": sorted({t.retries for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")}),
+    "retries": sorted({t.retries for t in dag.tasks if t.task_id not in {p.task_id for p in producers}}),
+    "producer_retries": sorted({t.retries for t in producers}),
     "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
                                     for t in dag.tasks if hasattr(t, "producer_task_id")}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
