@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -68,13 +69,22 @@ def read_arrow(url: str, sql: str, batch_size: int, pg_protocol: str = PG_PROTOC
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
+def _constant(value: int, type_: pa.DataType, n: int) -> pa.Array:
+    """`n` copies of an integer (or a bool, or microseconds for a timestamp), built from a buffer.
+    `pa.scalar`/`pa.array` on a Python value would import pandas (pyarrow checks each Python input for
+    pandas types): 0.7 s in a fresh extract process with bytecode cached, 2.7 s without."""
+    if pa.types.is_boolean(type_):
+        data = pa.py_buffer((b"\xff" if value else b"\x00") * ((n + 7) // 8))
+    else:
+        data = pa.py_buffer(np.full(n, value, dtype=np.int64))
+    return pa.Array.from_buffers(type_, n, [None, data])
+
+
 def _with_meta(batch: pa.RecordBatch, batch_id: int, extracted_at: datetime, deleted: bool) -> pa.RecordBatch:
     n = batch.num_rows
     extracted_us = (extracted_at - EPOCH) // timedelta(microseconds=1)
-    # constant columns without a Python list of n items
-    meta = [pa.repeat(pa.scalar(batch_id, pa.int64()), n),
-            pa.repeat(pa.scalar(extracted_us, pa.timestamp("us", tz="UTC")), n),
-            pa.repeat(pa.scalar(deleted, pa.bool_()), n)]
+    meta = [_constant(batch_id, META_FIELDS[0].type, n), _constant(extracted_us, META_FIELDS[1].type, n),
+            _constant(deleted, META_FIELDS[2].type, n)]
     return pa.RecordBatch.from_arrays(list(batch.columns) + meta, schema=pa.schema(list(batch.schema) + META_FIELDS))
 
 
@@ -84,12 +94,16 @@ class _PartWriter:
     def __init__(self, folder, schema: pa.Schema, rows_per_file: int, prefix: str = "part-"):
         self.folder, self.schema, self.rows_per_file, self.prefix = folder, schema, rows_per_file, prefix
         self.files: list[dict] = []
+        # dictionary pages for text columns only (codes such as Status, EventType): on keys, times and
+        # amounts they cost more CPU than they save. Measured on ShipmentEvents at scale 10: 2.2x faster
+        # writes and files 46 % smaller than dictionary-encoding every column (benchmarks/extract.py).
+        self._dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def _open(self) -> None:
         path = self.folder / f"{self.prefix}{len(self.files):05d}.parquet"
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self._dictionary)
         self.files.append({"name": path.name, "rows": 0, "bytes": 0})
         self._rows_in_file = 0
 
@@ -126,7 +140,7 @@ def _landed_versions(lake: Lake, table: Table, manifests: list[Manifest], since)
     if landed is None:
         return None
     # built once per table: the join marker that _drop_landed looks for
-    return landed.append_column("__landed", pa.repeat(pa.scalar(True), landed.num_rows))
+    return landed.append_column("__landed", _constant(True, pa.bool_(), landed.num_rows))
 
 
 def _drop_landed(batch: pa.RecordBatch, landed: pa.Table | None, cols: list[str]) -> pa.RecordBatch:
@@ -255,7 +269,7 @@ def extract_table(
     if mode == "incremental":
         keys = pa.concat_arrays([b.column(0).cast(pa.int64())
                                  for b in reader(source_url, queries.key_snapshot(table, dialect), batch_size)]
-                                or [pa.array([], pa.int64())])
+                                or [pa.nulls(0, pa.int64())])
     dedupe_cols = [table.key] if table.append_only else [table.key, table.watermark_column]
     landed = _landed_versions(lake, table, manifests, since) if mode == "incremental" else None
     key_ranges: list[tuple[int | None, int | None] | None] = [None]
@@ -294,7 +308,7 @@ def extract_table(
                       pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS))
         changed_keys = [k for sl in slices for k in sl.changed_keys]
         if keys is None:  # a full read: the keys read are the snapshot
-            keys = pa.concat_arrays([k.cast(pa.int64()) for k in changed_keys] or [pa.array([], pa.int64())])
+            keys = pa.concat_arrays([k.cast(pa.int64()) for k in changed_keys] or [pa.nulls(0, pa.int64())])
         files = [f for sl in slices for f in sl.files]
         writer = _PartWriter(staging, schema, rows_per_file, prefix="part-deletes-" if files else "part-")
 

@@ -166,5 +166,5 @@ class Lake:
 
 
 def write_keys(path: Path, key_name: str, keys: pa.Array) -> int:
-    pq.write_table(pa.table({key_name: keys}), path, compression="zstd")
+    pq.write_table(pa.table({key_name: keys}), path, compression="zstd", use_dictionary=False)
     return path.stat().st_size
