@@ -91,6 +91,8 @@ class Settings:
             "LAKE_ROOT": self.lake_root,
             "DUCKDB_PATH": str(self.duckdb_path),
             "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles"),
+            # the `spark` target's Hive metastore and Parquet tables
+            "SPARK_DATA_DIR": str(self.data_dir / "spark"),
         }
 
 

@@ -3,6 +3,10 @@
     no longer meeting `condition`), which a merge of the changed rows alone
     cannot remove. -#}
 {% macro delete_rows_not_in(key, relation, condition=none) -%}
+    {%- if target.type == 'spark' and config.get('file_format', 'parquet') == 'parquet' -%}
+        {#- nothing: the local spark target only builds from scratch (macros/spark_parquet_builds.sql) -#}
+        {{ return('') }}
+    {%- endif %}
     delete from {{ this }}
     where {{ key }} not in (
         select kept.{{ key }}

@@ -35,9 +35,9 @@ final as (
         model_runs.rows_after - lag(model_runs.rows_after) over (
             partition by model_runs.model_name order by model_runs.recorded_at
         ) as rows_change,
-        rank() over (
+        cast(rank() over (
             partition by model_runs.run_key order by model_runs.execution_seconds desc
-        ) as slowest_rank
+        ) as {{ dbt.type_bigint() }}) as slowest_rank
 
     from model_runs
 

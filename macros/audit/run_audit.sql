@@ -5,7 +5,9 @@
     on-run-end fills it, failures included. -#}
 
 {% macro run_audit_relation() -%}
-    {{ return(api.Relation.create(database=target.database, schema='audit', identifier='dbt_node_runs')) }}
+    {#- dbt-spark's targets have no database -#}
+    {{ return(api.Relation.create(database=(target.database if target.database is defined else none),
+                                  schema='audit', identifier='dbt_node_runs')) }}
 {%- endmacro %}
 
 {% macro create_run_audit_table() -%}
