@@ -10,7 +10,7 @@ those through macros/booleans.sql.
 
 Spark: every model compiled with dbt-spark (the Spark SQL that dbt-databricks runs; the `spark` target, an
 in-process pyspark session that compiling does not start) parses as Spark SQL, in both branches too. This
-checks the SQL only; the project does not build on a Spark session yet.
+checks the SQL of both branches; tests/test_spark_build.py builds and tests the project on a Spark session.
 """
 
 from __future__ import annotations
