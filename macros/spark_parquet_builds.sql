@@ -27,7 +27,9 @@
     {{ return(dbt.dbt_spark_validate_get_incremental_strategy(raw_strategy, file_format)) }}
 {%- endmacro %}
 
-{#- A snapshot's first build: its table with the first version of every row. -#}
+{#- A snapshot's first build: its table with the first version of every row.
+    It replaces dbt-spark's snapshot materialization for every spark target:
+    one with Delta tables would snapshot from scratch only, too. -#}
 {% materialization snapshot, adapter='spark' %}
     {%- set target_relation = api.Relation.create(schema=model.schema, identifier=model.alias, type='table') -%}
     {%- if load_relation(target_relation) is not none -%}
