@@ -57,8 +57,12 @@ class ExtractResult:
         return asdict(self)
 
 
-def read_arrow(url: str, sql: str, batch_size: int, pg_protocol: str = PG_PROTOCOL) -> pa.RecordBatchReader:
+def read_arrow(url: str, sql: str | list[str], batch_size: int, pg_protocol: str = PG_PROTOCOL) -> pa.RecordBatchReader:
     """Stream a query's result as Arrow record batches (connectorx: SQLite, PostgreSQL, SQL Server).
+
+    A list of statements (the key ranges of one table) is read at once, each on its own connection in
+    connectorx's own threads, and their batches come out of one reader in no set order. Python threads, one
+    reader per range, gain nothing: connectorx holds the GIL while it fills a batch.
 
     PostgreSQL is read with connectorx's `cursor` protocol: on this machine it streams ShipmentEvents about
     1.6x faster than the default binary COPY, with identical Arrow types and values (benchmarks/extract.py
@@ -66,6 +70,8 @@ def read_arrow(url: str, sql: str, batch_size: int, pg_protocol: str = PG_PROTOC
     import connectorx as cx
 
     kwargs = {"protocol": pg_protocol} if url.startswith(("postgresql://", "postgres://")) else {}
+    if isinstance(sql, list) and len(sql) == 1:
+        sql = sql[0]
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
@@ -88,6 +94,13 @@ def _with_meta(batch: pa.RecordBatch, batch_id: int, extracted_at: datetime, del
     return pa.RecordBatch.from_arrays(list(batch.columns) + meta, schema=pa.schema(list(batch.schema) + META_FIELDS))
 
 
+def _delta_encodable(type_: pa.DataType) -> bool:
+    """Stored as a Parquet INT32/INT64 (decimals up to 18 digits with `store_decimal_as_integer`), so that
+    DELTA_BINARY_PACKED applies; DuckDB and Spark read it (Parquet v2 encoding)."""
+    return (pa.types.is_integer(type_) or pa.types.is_timestamp(type_)
+            or (pa.types.is_decimal(type_) and type_.precision <= 18))
+
+
 class _PartWriter:
     """Parquet parts of one batch, rolled over every `rows_per_file` rows."""
 
@@ -98,12 +111,16 @@ class _PartWriter:
         # amounts they cost more CPU than they save. Measured on ShipmentEvents at scale 10: 2.2x faster
         # writes and files 46 % smaller than dictionary-encoding every column (benchmarks/extract.py).
         self._dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        # keys, times and amounts delta-encoded (ascending keys and clustered times leave small deltas):
+        # ShipmentEvents at scale 10 written in 0.66 s instead of 1.05 s, 24 MB instead of 43 MB
+        self._delta = {f.name: "DELTA_BINARY_PACKED" for f in schema if _delta_encodable(f.type)}
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def _open(self) -> None:
         path = self.folder / f"{self.prefix}{len(self.files):05d}.parquet"
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self._dictionary)
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self._dictionary,
+                                        column_encoding=self._delta, store_decimal_as_integer=True)
         self.files.append({"name": path.name, "rows": 0, "bytes": 0})
         self._rows_in_file = 0
 
@@ -242,13 +259,14 @@ def extract_table(
     run_id: str = "",
     parallel: int = 1,
     page_rows: int = 0,
-    reader: Callable[[str, str, int], pa.RecordBatchReader] = read_arrow,
+    reader: Callable[[str, str | list[str], int], pa.RecordBatchReader] = read_arrow,
     progress: Callable[[str, int], None] | None = None,
 ) -> ExtractResult:
     """Land one table's changed rows as one committed batch.
 
-    `parallel` > 1 reads that many key ranges at once; `page_rows` > 0 reads each range as keyset pages of
-    that many rows (one short statement per page, in key order) instead of one long statement."""
+    `parallel` > 1 reads that many key ranges at once (one reader over all of them, see read_arrow);
+    `page_rows` > 0 reads each range as keyset pages of that many rows (one short statement per page, in key
+    order, a thread per range) instead of one long statement."""
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
     dialect = queries.dialect_for(source_url)
@@ -297,7 +315,10 @@ def extract_table(
 
         if len(sqls) == 1:
             slices = [run(0)]
-        else:
+        elif not page_rows:  # every range at once through one reader (see read_arrow), written by this thread
+            slices = [_stream_slice(table, reader(source_url, sqls, batch_size), staging, "part-", rows_per_file,
+                                    landed, dedupe_cols, batch_id, extracted_at, counter)]
+        else:  # keyset pages: a thread per range, each reading its pages in key order
             with ThreadPoolExecutor(max_workers=len(sqls), thread_name_prefix=f"extract-{table.name}") as pool:
                 slices = list(pool.map(run, range(len(sqls))))
         rows = sum(sl.rows for sl in slices)

@@ -166,5 +166,6 @@ class Lake:
 
 
 def write_keys(path: Path, key_name: str, keys: pa.Array) -> int:
-    pq.write_table(pa.table({key_name: keys}), path, compression="zstd", use_dictionary=False)
+    pq.write_table(pa.table({key_name: keys}), path, compression="zstd", use_dictionary=False,
+                   column_encoding={key_name: "DELTA_BINARY_PACKED"})
     return path.stat().st_size
