@@ -12,7 +12,8 @@ lake, two timed commands:
 Both are the whole build: every seed, model, snapshot, data test and unit test, each after a `dbt parse`
 with its own settings (untimed). The table gives the wall time of each command, dbt's own elapsed time,
 the time spent in models and snapshots alone, and the ratios incremental / full.
-Writes `benchmarks/results/dbt_build.json`.
+Writes `benchmarks/results/dbt_build.json`; each build's `run_results.json` stays in its work folder
+(`run_results-incremental.json`, `run_results-full.json`).
 """
 
 from __future__ import annotations
@@ -38,18 +39,25 @@ def _run(args: list[str], env: dict[str, str], log: Path) -> float:
     return timed([str(BIN / "logistics"), *args], env, log)
 
 
-def _dbt_times() -> dict:
-    """dbt's elapsed time, the seconds spent in models and snapshots, and the node counts, from run_results."""
-    run = json.loads((ROOT / "target" / "run_results.json").read_text())
+def _dbt_times(keep_as: Path) -> dict:
+    """dbt's elapsed time, the seconds spent in models and snapshots and in tests, the node counts and the
+    slowest nodes, from run_results (kept as `keep_as` for a closer look)."""
+    results = ROOT / "target" / "run_results.json"
+    shutil.copyfile(results, keep_as)
+    run = json.loads(results.read_text())
     kinds: dict[str, int] = {}
-    building = 0.0
+    building = testing = 0.0
     for r in run["results"]:
         kind = r["unique_id"].split(".")[0]
         kinds[kind] = kinds.get(kind, 0) + 1
         if kind in ("model", "snapshot"):
             building += r["execution_time"]
+        elif kind in ("test", "unit_test"):
+            testing += r["execution_time"]
+    slowest = sorted(run["results"], key=lambda r: -r["execution_time"])[:5]
     return {"dbt_elapsed_s": round(run["elapsed_time"], 2), "models_and_snapshots_s": round(building, 2),
-            "nodes": kinds}
+            "tests_s": round(testing, 2), "nodes": kinds,
+            "slowest": {r["unique_id"].split(".", 2)[2]: round(r["execution_time"], 2) for r in slowest}}
 
 
 def bench(scale: float, log: Path) -> dict:
@@ -70,17 +78,19 @@ def bench(scale: float, log: Path) -> dict:
     # parse everything again), so that both walls hold the same start-up and no parse
     print(f"scale {scale:g}: incremental build ...", flush=True)
     _run(["dbt", "parse", "--quiet"], env, log)
-    incremental = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2), **_dbt_times()}
+    incremental = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2),
+                   **_dbt_times(work / "run_results-incremental.json")}
     print(f"scale {scale:g}: full rebuild ...", flush=True)
     full_env = {**env, "DUCKDB_PATH": str(work / "full-refresh.duckdb")}
     _run(["dbt", "parse", "--quiet"], full_env, log)
     full = {"wall_s": round(_run(["dbt", "build", "--full-refresh", "--quiet"], full_env, log), 2),
-            **_dbt_times()}
+            **_dbt_times(work / "run_results-full.json")}
     return {
         "scale": scale, "incremental": incremental, "full": full,
         "ratio_wall": round(incremental["wall_s"] / full["wall_s"], 3),
         "ratio_dbt_elapsed": round(incremental["dbt_elapsed_s"] / full["dbt_elapsed_s"], 3),
         "ratio_models": round(incremental["models_and_snapshots_s"] / full["models_and_snapshots_s"], 3),
+        "ratio_tests": round(incremental["tests_s"] / full["tests_s"], 3),
     }
 
 
@@ -93,16 +103,20 @@ def main(argv: list[str] | None = None) -> int:
     log.write_text("")
     rows = [bench(float(s), log) for s in args.scales.split(",")]
 
-    header = ("scale", "build", "wall s", "dbt elapsed s", "models+snapshots s")
+    header = ("scale", "build", "wall s", "dbt elapsed s", "models+snapshots s", "tests s")
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
         for name in ("full", "incremental"):
             m = r[name]
-            print(f"| {r['scale']:g} | {name} | {m['wall_s']} | {m['dbt_elapsed_s']} | {m['models_and_snapshots_s']} |")
+            print(f"| {r['scale']:g} | {name} | {m['wall_s']} | {m['dbt_elapsed_s']} | {m['models_and_snapshots_s']} "
+                  f"| {m['tests_s']} |")
         print(f"| {r['scale']:g} | incremental / full | {r['ratio_wall']} | {r['ratio_dbt_elapsed']} "
-              f"| {r['ratio_models']} |")
+              f"| {r['ratio_models']} | {r['ratio_tests']} |")
     nodes = rows[0]["full"]["nodes"]
     print(f"\nnodes per build: {nodes}")
+    for r in rows:
+        for name in ("full", "incremental"):
+            print(f"slowest nodes, scale {r['scale']:g} {name} (s): {r[name]['slowest']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "dbt_build.json"
     out.write_text(json.dumps({"runs": rows}, indent=2))
