@@ -70,8 +70,6 @@ def read_arrow(url: str, sql: str | list[str], batch_size: int, pg_protocol: str
     import connectorx as cx
 
     kwargs = {"protocol": pg_protocol} if url.startswith(("postgresql://", "postgres://")) else {}
-    if isinstance(sql, list) and len(sql) == 1:
-        sql = sql[0]
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
@@ -305,22 +303,23 @@ def extract_table(
     counter = _Progress(table.name, progress)
 
     with lake.stage(table.name, batch_id) as staging:
-        def run(i: int) -> _Slice:
-            source = reader(source_url, sqls[i], batch_size) if not page_rows else _keyset_pages(
-                lambda after: queries.changed_rows(table, dialect, since, key_ranges[i], page=(after, page_rows)),
-                table.key, page_rows, lambda sql: reader(source_url, sql, batch_size))
-            return _stream_slice(table, source, staging,
-                                 f"part-{i:02d}-" if len(sqls) > 1 else "part-", rows_per_file,
-                                 landed, dedupe_cols, batch_id, extracted_at, counter)
+        def write(source: Iterator[pa.RecordBatch], prefix: str = "part-") -> _Slice:
+            return _stream_slice(table, source, staging, prefix, rows_per_file, landed, dedupe_cols, batch_id,
+                                 extracted_at, counter)
 
-        if len(sqls) == 1:
-            slices = [run(0)]
-        elif not page_rows:  # every range at once through one reader (see read_arrow), written by this thread
-            slices = [_stream_slice(table, reader(source_url, sqls, batch_size), staging, "part-", rows_per_file,
-                                    landed, dedupe_cols, batch_id, extracted_at, counter)]
-        else:  # keyset pages: a thread per range, each reading its pages in key order
-            with ThreadPoolExecutor(max_workers=len(sqls), thread_name_prefix=f"extract-{table.name}") as pool:
-                slices = list(pool.map(run, range(len(sqls))))
+        def pages(i: int) -> _Slice:  # one key range as keyset pages, read in key order
+            return write(_keyset_pages(
+                lambda after: queries.changed_rows(table, dialect, since, key_ranges[i], page=(after, page_rows)),
+                table.key, page_rows, lambda sql: reader(source_url, sql, batch_size)),
+                f"part-{i:02d}-" if len(key_ranges) > 1 else "part-")
+
+        if not page_rows:  # one statement, or every key range at once through one reader (see read_arrow)
+            slices = [write(reader(source_url, sqls if len(sqls) > 1 else sqls[0], batch_size))]
+        elif len(key_ranges) == 1:
+            slices = [pages(0)]
+        else:  # a thread per key range, each paging through its own range
+            with ThreadPoolExecutor(max_workers=len(key_ranges), thread_name_prefix=f"extract-{table.name}") as pool:
+                slices = list(pool.map(pages, range(len(key_ranges))))
         rows = sum(sl.rows for sl in slices)
         deleted = 0
         max_wm = max((sl.max_wm for sl in slices if sl.max_wm is not None), default=None)
