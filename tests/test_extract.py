@@ -277,10 +277,9 @@ def test_key_ranges_cover_every_key_once():
         assert len(covered) == high - low + 1
 
 
-def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_path: Path):
-    """Three key ranges read at once (one connectorx reader over three statements) land what one statement
-    lands, on a first load and after a change day."""
-    serial, parallel = Lake(tmp_path / "serial"), Lake(tmp_path / "parallel")
+def _land_two_days(source, source_db: Path, lakes: list[tuple[Lake, dict]]) -> list:
+    """Extract every table into each lake (with that lake's `extract_table` options) on a first load and
+    after one change day; returns every statement (or list of statements) the reads were given."""
     statements: list = []
 
     def recording_reader(url_, sql, batch_size):
@@ -291,15 +290,24 @@ def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_pat
         if day:
             generator.advance(source_db, 1)
             source.sync()
-        for lake, n in ((serial, 1), (parallel, 3)):
+        for lake, options in lakes:
             for t in TABLES:
-                extract_table(t, source.url, lake, parallel=n, reader=recording_reader)
+                extract_table(t, source.url, lake, reader=recording_reader, **options)
+    return statements
+
+
+def _landed_in_order(lake: Lake, t) -> pa.Table:
+    return landed(lake, t.name).drop_columns(["_extracted_at"]).sort_by([(t.key, "ascending"),
+                                                                        ("_batch_id", "ascending")])
+
+
+def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_path: Path):
+    """Three key ranges read at once (one connectorx reader over three statements) land what one statement
+    lands, on a first load and after a change day."""
+    serial, parallel = Lake(tmp_path / "serial"), Lake(tmp_path / "parallel")
+    statements = _land_two_days(source, source_db, [(serial, {"parallel": 1}), (parallel, {"parallel": 3})])
     for t in TABLES:
-        a = landed(serial, t.name).drop_columns(["_extracted_at"]).sort_by([(t.key, "ascending"),
-                                                                           ("_batch_id", "ascending")])
-        b = landed(parallel, t.name).drop_columns(["_extracted_at"]).sort_by([(t.key, "ascending"),
-                                                                             ("_batch_id", "ascending")])
-        assert a.equals(b), t.name
+        assert _landed_in_order(serial, t).equals(_landed_in_order(parallel, t)), t.name
     ranged = [s for s in statements if isinstance(s, list)]
     assert len(ranged) == 2 * len(TABLES) and all(len(s) == 3 for s in ranged), "one reader, three ranges"
 
@@ -307,26 +315,15 @@ def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_pat
 def test_keyset_pages_land_the_same_rows(source, source_db: Path, tmp_path: Path):
     """Reading in keyset pages (one short statement per page), alone and with parallel ranges, lands exactly
     what one statement per table lands, on a first load and after a change day."""
-    lakes = {(0, 1): Lake(tmp_path / "one"), (997, 1): Lake(tmp_path / "paged"), (997, 2): Lake(tmp_path / "both")}
-    statements = []
-
-    def counting_reader(url_, sql, batch_size):
-        statements.append(sql)
-        return read_arrow(url_, sql, batch_size)
-
-    for day in range(2):
-        if day:
-            generator.advance(source_db, 1)
-            source.sync()
-        for (page_rows, parallel), lake in lakes.items():
-            for t in TABLES:
-                extract_table(t, source.url, lake, page_rows=page_rows, parallel=parallel, reader=counting_reader)
+    lakes = [(Lake(tmp_path / "one"), {"page_rows": 0, "parallel": 1}),
+             (Lake(tmp_path / "paged"), {"page_rows": 997, "parallel": 1}),
+             (Lake(tmp_path / "both"), {"page_rows": 997, "parallel": 2})]
+    statements = _land_two_days(source, source_db, lakes)
     for t in TABLES:
-        tables = [landed(lake, t.name).drop_columns(["_extracted_at"]).sort_by(
-            [(t.key, "ascending"), ("_batch_id", "ascending")]) for lake in lakes.values()]
+        tables = [_landed_in_order(lake, t) for lake, _ in lakes]
         assert tables[0].equals(tables[1]) and tables[0].equals(tables[2]), t.name
-    rows = landed(lakes[(0, 1)], "ShipmentEvents").num_rows
-    pages = [s for s in statements if "ShipmentEvents" in s and "LIMIT 997" in s]
+    rows = landed(lakes[0][0], "ShipmentEvents").num_rows
+    pages = [s for s in statements if isinstance(s, str) and "ShipmentEvents" in s and "LIMIT 997" in s]
     assert len(pages) >= rows // 997, "a page per 997 rows"
 
 
