@@ -88,6 +88,12 @@ def test_values_survive_the_trip(source, source_db: Path, tmp_path: Path):
     assert str(row["WeightKg"]) == f"{first[1]:.2f}" and str(row["FreightCost"]) == f"{first[2]:.2f}"
     from datetime import datetime
     assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=UTC)
+    # stored compactly: keys, times and amounts delta-encoded, codes dictionary-encoded
+    meta = pq.ParquetFile(next(lake.batch_dir("Shipments", 1).glob("part-*.parquet"))).metadata
+    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
+    for name in ("ShipmentID", "ShippedAt", "FreightCost", "_batch_id"):
+        assert "DELTA_BINARY_PACKED" in encodings[name], (name, encodings[name])
+    assert "RLE_DICTIONARY" in encodings["Status"], encodings["Status"]
 
 
 def test_rerun_without_changes_lands_nothing(source, tmp_path: Path):
