@@ -12,7 +12,8 @@ lake, two timed commands:
 
 Both are the whole build: every seed, model, snapshot, data test and unit test, each after a `dbt parse`
 with its own settings (untimed). The table gives the wall time of each command, dbt's own elapsed time,
-the time spent in models and snapshots alone, and the ratios incremental / full.
+the time spent in models and snapshots alone and in tests (each node's time added up over dbt's threads),
+and the ratios incremental / full; below it, each build's slowest nodes.
 Writes `benchmarks/results/dbt_build.json`; each build's `run_results.json` stays in its work folder
 (`run_results-incremental.json`, `run_results-full.json`).
 """
