@@ -137,3 +137,30 @@ def test_incremental_build_equals_a_full_refresh_in_every_silver_and_gold_model(
     assert 2 <= len(per_run) <= 4, per_run  # the first build and up to three change days
     assert all(n < per_run[0][1] / 10 for _, n in per_run[1:]), per_run
     con.close()
+
+
+def test_the_extract_audit_reads_a_lake_of_many_nights(tmp_path, monkeypatch):
+    """Eight nights of batches, then the extract audit model over their manifests.
+
+    Most tables' manifests carry a timestamp watermark, ShipmentEvents' an integer one (its EventID).
+    DuckDB types a JSON field from the first files it samples (32): once eight nights of Carriers,
+    Customers, Drivers and Orders sort ahead of ShipmentEvents, `watermark_to` was typed a timestamp and
+    bronze failed on the ninth morning ("invalid timestamp field format"). The source now names its types."""
+    for var in ("LOGISTICS_SOURCE_URL", "LAKE_ROOT", "DUCKDB_PATH", "DBT_TARGET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LOGISTICS_DATA_DIR", str(tmp_path))
+    run_cli("source", "generate", "--scale", "0.01", "--seed", "3")
+    for _ in range(8):
+        run_cli("extract")
+    run_cli("dbt", "run", "--select", "brz_extract_batches", "--quiet")
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    nights = dict(con.execute("select source_table, count(distinct batch_id) from bronze.brz_extract_batches "
+                              "group by all").fetchall())
+    assert len(nights) == 9 and set(nights.values()) == {8}, nights
+    watermarks = con.execute("select distinct watermark_column, watermark_to from bronze.brz_extract_batches "
+                             "where source_table = 'ShipmentEvents'").fetchall()
+    assert len(watermarks) == 1 and watermarks[0][0] == "EventID" and watermarks[0][1].isdigit(), watermarks
+    first = con.execute("select watermark_to from bronze.brz_extract_batches "
+                        "where source_table = 'Carriers' and batch_id = 1").fetchone()[0]
+    assert first.startswith("20"), first  # an ISO timestamp, as the manifest wrote it
