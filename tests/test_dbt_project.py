@@ -145,7 +145,7 @@ def test_the_extract_audit_reads_a_lake_of_many_nights(tmp_path, monkeypatch):
     Most tables' manifests carry a timestamp watermark, ShipmentEvents' an integer one (its EventID).
     DuckDB types a JSON field from the first files it samples (32): once eight nights of Carriers,
     Customers, Drivers and Orders sort ahead of ShipmentEvents, `watermark_to` was typed a timestamp and
-    bronze failed on the ninth morning ("invalid timestamp field format"). The source now names its types."""
+    bronze failed on the eighth night ("invalid timestamp field format"). The source now names its types."""
     for var in ("LOGISTICS_SOURCE_URL", "LAKE_ROOT", "DUCKDB_PATH", "DBT_TARGET"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LOGISTICS_DATA_DIR", str(tmp_path))
