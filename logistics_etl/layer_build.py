@@ -21,6 +21,7 @@ each data test's own event: the sensors read tests only through their model's ag
 
 from __future__ import annotations
 
+import gc
 import json
 import queue
 import threading
@@ -31,6 +32,8 @@ from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES
 from cosmos.operators._watcher.state import DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES, is_dbt_node_status_skipped
 from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+from logistics_etl.collector import freeze_what_exists
 
 # what the sensors read: a node's final status, why it failed or was skipped, and dbt's start-up lines
 REPORTED_EVENTS = frozenset({"NodeFinished", "MainReportVersion", "AdapterRegistered"}
@@ -67,11 +70,13 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         publisher = threading.Thread(target=publish, name="dbt-event-publisher", daemon=True)
         publisher.start()
         self._dbt_runner_callbacks = [on_event]
+        freeze_what_exists()  # Airflow, cosmos, the DAG: dbt's collections scan dbt's own objects only
         try:
             result = DbtLocalBaseOperator.run_dbt_runner(self, command, env, cwd, **kwargs)
         finally:
             events.put(None)
             publisher.join()
+            gc.collect()  # dbt's manifest and results, now garbage, are most of what is left to scan
         if errors:
             raise errors[0]
         return result
