@@ -14,6 +14,7 @@ LOGISTICS_DBT_EXECUTION=local runs a `dbt build` per model task instead (docs/or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pendulum
@@ -23,7 +24,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from logistics_etl.collector import freeze_what_exists
 from logistics_etl.contract import TABLES
-from logistics_etl.layer_build import use_layer_build_producer
+from logistics_etl.layer_build import use_layer_build_producer, use_reported_status_poke
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -75,7 +76,21 @@ PROJECT = ProjectConfig(
 # cosmos wraps the manifest's path in Airflow's ObjectStoragePath, whose first read loads every Airflow plugin
 # (0.7 s of each parse here, for cosmos's own UI plugin); the manifest is a local file, read as one.
 PROJECT.manifest_path = SETTINGS.manifest_path
-PROFILE = ProfileConfig(
+
+
+@dataclass
+class _ProfileConfig(ProfileConfig):
+    """cosmos's profile configuration, whose dbt adapter type is read from profiles.yml once per process.
+    cosmos's task listener asks for it when every cosmos task finishes (for telemetry, even when that is
+    off), and parsed the YAML each time: 3 ms a task, a third of a second a run."""
+
+    def get_profile_type(self) -> str:
+        if "_profile_type" not in self.__dict__:
+            self.__dict__["_profile_type"] = super().get_profile_type()
+        return self.__dict__["_profile_type"]
+
+
+PROFILE = _ProfileConfig(
     profile_name=DBT_PROFILE,
     target_name=SETTINGS.dbt_target,
     profiles_yml_filepath=PROJECT_ROOT / "profiles" / "profiles.yml",
@@ -115,6 +130,8 @@ def _follow_the_layer_build(group: DbtTaskGroup) -> None:
     - `one_done`: a task runs once the build has succeeded or failed, so a failing model or test turns its
       own task red (and what dbt skipped after it) while the rest go green. If the build never ran (an
       upstream failure) the tasks are skipped instead of building their models themselves.
+    - A sensor that finds its node reported on its first try reads only what the build reported of it
+      (`ReportedStatusPoke`).
     - The build is not retried (cosmos would skip a second attempt anyway, which would skip every task of
       the layer and let the run succeed): the model and test tasks retry, each running its own node.
     """
@@ -126,6 +143,7 @@ def _follow_the_layer_build(group: DbtTaskGroup) -> None:
         if consumer is not producer and hasattr(consumer, "producer_task_id"):
             producer >> consumer
             consumer.trigger_rule = TriggerRule.ONE_DONE
+            use_reported_status_poke(consumer)
 
 
 def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:

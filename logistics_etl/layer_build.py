@@ -27,9 +27,17 @@ import queue
 import threading
 from typing import Any
 
+from airflow.exceptions import AirflowException
+from cosmos.airflow.compatibility import AirflowSkipException
 from cosmos.operators._watcher.aggregation import push_test_result_or_aggregate
-from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES
-from cosmos.operators._watcher.state import DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES, is_dbt_node_status_skipped
+from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES, BaseConsumerSensor
+from cosmos.operators._watcher.state import (
+    DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES,
+    _log_dbt_event,
+    get_dbt_event_xcom_key,
+    is_dbt_node_status_skipped,
+    is_dbt_node_status_success,
+)
 from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
@@ -106,3 +114,37 @@ def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
     producer.__class__ = LayerBuildProducer
     producer.log_format = "text"
     producer.dbt_cmd_flags = [*(producer.dbt_cmd_flags or []), "--no-use-colors"]
+
+
+class ReportedStatusPoke:
+    """For cosmos's watcher sensors (mixed in before the sensor's class): a first try that finds its node's
+    status reported reads just that, its compiled SQL and its dbt event, as cosmos's `poke` does, and
+    decides. It skips the two other calls cosmos's `poke` makes first, each an Airflow API request: the
+    producer task's state (used only on a retry or before the node is reported) and dbt's start-up events
+    (logged at debug level). A retry, or a node not reported yet, takes cosmos's own `poke`."""
+
+    def poke(self, context: Any) -> bool:
+        ti = context["ti"]
+        status = self._get_node_status(ti, context) if ti.try_number == 1 else None
+        if status is None:
+            return super().poke(context)
+        self._cache_compiled_sql(ti, context)
+        _log_dbt_event(ti.xcom_pull(self.producer_task_id, key=get_dbt_event_xcom_key(self.model_unique_id)))
+        if is_dbt_node_status_skipped(status):
+            raise AirflowSkipException(f"{self._resource_label} '{self.model_unique_id}' was skipped by the dbt "
+                                       "command.")
+        if is_dbt_node_status_success(status):
+            return True
+        raise AirflowException(f"{self._resource_label} '{self.model_unique_id}' finished with status '{status}'")
+
+
+_LEAN_SENSORS: dict[type, type] = {}
+
+
+def use_reported_status_poke(sensor: BaseConsumerSensor) -> None:
+    """Give one of cosmos's watcher sensors the `ReportedStatusPoke` (a subclass of its own class, made once
+    per class; it adds no state)."""
+    cls = type(sensor)
+    if cls not in _LEAN_SENSORS:
+        _LEAN_SENSORS[cls] = type(cls.__name__, (ReportedStatusPoke, cls), {"__module__": __name__})
+    sensor.__class__ = _LEAN_SENSORS[cls]

@@ -213,3 +213,46 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
     assert "'connection sql_server_default': 'mssql://etl_reader:***@" in text, \
         "check_configuration read the connection (with its password) and logged it redacted"
     assert PASSWORD not in text and SAS_SIGNATURE not in text
+
+
+def test_a_model_that_dbt_fails_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
+    """Watcher mode for real: bronze's one `dbt build` fails one model (a committed Vehicles batch whose
+    CapacityKg cannot be cast), and each model and test task then reports what the build said of its node.
+    The failed model's task is red and logs dbt's error, and so is its tests' task (dbt skipped the tests;
+    cosmos reports a failed model's tests as failed); every other bronze model and test task is green, and
+    silver and gold do not run."""
+    import json
+    import sqlite3
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
+    run_cli("extract")
+    vehicles = data_dir / "lake" / "bronze" / "Vehicles"
+    landed, broken = vehicles / "batch=000001", vehicles / "batch=000002"
+    broken.mkdir()
+    part = pq.read_table(landed / "part-00000.parquet")
+    column = part.schema.get_field_index("CapacityKg")
+    part = part.set_column(column, "CapacityKg", pa.array(["heavy"] * part.num_rows))
+    pq.write_table(part, broken / "part-00000.parquet")
+    manifest = json.loads((landed / "_manifest.json").read_text())
+    (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": 2}))
+
+    proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False)
+    assert proc.returncode != 0 and "DAG run failed" in proc.stdout, proc.stdout[-2000:]
+    con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
+    states = dict(con.execute("select task_id, state from task_instance"))
+    con.close()
+    bronze = {t: s for t, s in states.items() if t.startswith("process_bronze_layer.")}
+    assert bronze.pop("process_bronze_layer.brz_vehicles.run") == "failed"
+    assert bronze.pop("process_bronze_layer.brz_vehicles.test") == "failed"
+    assert bronze.pop("process_bronze_layer.dbt_producer_watcher") == "failed"
+    assert bronze.pop("process_bronze_layer.dbt_producer_watcher_done") == "upstream_failed"
+    assert len(bronze) >= 18 and set(bronze.values()) == {"success"}, bronze
+    later = {s for t, s in states.items() if t.startswith(("process_silver_layer.", "process_gold_layer."))}
+    assert later and later <= {"upstream_failed", "skipped"}, later
+    failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
+    assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
+    log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
+    assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
