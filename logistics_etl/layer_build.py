@@ -17,6 +17,10 @@ per-model sensors read) and changes only how events reach Airflow:
 
 The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
 each data test's own event: the sensors read tests only through their model's aggregate.
+
+`ReportedStatusPoke` is the other side: on a first try the per-model sensors read only what the build
+reported of their node (status, compiled SQL, dbt's message), not also the producer task's state and (model
+sensors) dbt's start-up events: one or two Airflow API calls fewer for each of the 102 sensors.
 """
 
 from __future__ import annotations
@@ -144,6 +148,8 @@ _LEAN_SENSORS: dict[type, type] = {}
 def use_reported_status_poke(sensor: BaseConsumerSensor) -> None:
     """Give one of cosmos's watcher sensors the `ReportedStatusPoke` (a subclass of its own class, made once
     per class; it adds no state)."""
+    if not isinstance(sensor, BaseConsumerSensor):
+        raise TypeError(f"{sensor.task_id} is a {type(sensor).__name__}, not one of cosmos's watcher sensors")
     cls = type(sensor)
     if cls not in _LEAN_SENSORS:
         _LEAN_SENSORS[cls] = type(cls.__name__, (ReportedStatusPoke, cls), {"__module__": __name__})

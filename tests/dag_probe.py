@@ -80,6 +80,9 @@ print(json.dumps({
     "producer_retries": sorted({t.retries for t in producers}),
     "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
                                     for t in dag.tasks if hasattr(t, "producer_task_id")}),
+    "sensors_without_reported_status_poke": sorted(
+        t.task_id for t in dag.tasks if hasattr(t, "producer_task_id")
+        and "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
     "has_failure_callback": all(bool(t.on_failure_callback) for t in dag.tasks),

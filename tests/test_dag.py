@@ -166,6 +166,7 @@ def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(dag_info, 
     # a failed build still lets each task report its node; a build that never ran skips them; the build
     # itself is not retried (its model and test tasks are)
     assert dag_info["sensor_trigger_rules"] == ["one_done"]
+    assert dag_info["sensors_without_reported_status_poke"] == []
     assert dag_info["producer_retries"] == [0]
     assert "process_gold_layer.fct_shipments.test" in dag_info["groups"]["process_gold_layer"]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
