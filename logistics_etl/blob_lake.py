@@ -22,6 +22,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
@@ -68,14 +69,21 @@ class BlobLake(Lake):
 
     # ------------------------------------------------------------------ reading
     def manifests(self, table: str) -> list[Manifest]:
-        out = []
+        """Committed batches of a table, oldest first. A table gains a manifest a night, so they are
+        fetched 16 at a time: one request after another, a year of them cost 365 round trips a table.
+        365 manifests on Azurite behind a 10 ms proxy delay: 6.3-6.8 s one at a time, 1.5-1.7 s 16 at a
+        time (adlfs's own multi-path `cat` sent them one after another too)."""
         self.fs.invalidate_cache()
-        for mpath in sorted(self.fs.glob(f"{self._table(table)}/batch=*/{MANIFEST}")):
+        paths = sorted(self.fs.glob(f"{self._table(table)}/batch=*/{MANIFEST}"))
+
+        def read(mpath: str) -> Manifest:
             try:
-                out.append(Manifest.from_json(self.fs.cat_file(mpath).decode()))
+                return Manifest.from_json(self.fs.cat_file(mpath).decode())
             except (OSError, ValueError, TypeError) as exc:
                 raise LakeError(f"table {table}: committed batch has an unreadable manifest ({mpath}): {exc}") from None
-        return out
+
+        with ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"manifests-{table}") as pool:
+            return list(pool.map(read, paths))
 
     def latest_keys(self, table: str, manifests: list[Manifest] | None = None) -> pa.Array | None:
         for m in reversed(manifests if manifests is not None else self.manifests(table)):
