@@ -20,4 +20,3 @@ import gc
 def freeze_what_exists() -> None:
     """Keep every object that exists now out of all later collections (see the module docstring)."""
     gc.freeze()
-
