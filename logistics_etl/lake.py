@@ -165,7 +165,17 @@ class Lake:
         return len(leftovers)
 
 
+def delta_encoding(schema: pa.Schema) -> dict[str, str]:
+    """DELTA_BINARY_PACKED for every column stored as a Parquet INT32/INT64: integers, timestamps and
+    decimals up to 18 digits (written with `store_decimal_as_integer`). Ascending keys and clustered times
+    leave small deltas; DuckDB and Spark read the encoding (Parquet v2)."""
+    return {f.name: "DELTA_BINARY_PACKED" for f in schema
+            if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)
+            or (pa.types.is_decimal(f.type) and f.type.precision <= 18)}
+
+
 def write_keys(path: Path, key_name: str, keys: pa.Array) -> int:
-    pq.write_table(pa.table({key_name: keys}), path, compression="zstd", use_dictionary=False,
-                   column_encoding={key_name: "DELTA_BINARY_PACKED"})
+    table = pa.table({key_name: keys})
+    pq.write_table(table, path, compression="zstd", use_dictionary=False,
+                   column_encoding=delta_encoding(table.schema))
     return path.stat().st_size
