@@ -39,6 +39,7 @@ from cosmos.operators._watcher.state import (
     DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES,
     _log_dbt_event,
     get_dbt_event_xcom_key,
+    get_xcom_val,
     is_dbt_node_status_skipped,
     is_dbt_node_status_success,
 )
@@ -133,7 +134,7 @@ class ReportedStatusPoke:
         if status is None:
             return super().poke(context)
         self._cache_compiled_sql(ti, context)
-        _log_dbt_event(ti.xcom_pull(self.producer_task_id, key=get_dbt_event_xcom_key(self.model_unique_id)))
+        _log_dbt_event(get_xcom_val(ti, self.producer_task_id, get_dbt_event_xcom_key(self.model_unique_id)))
         if is_dbt_node_status_skipped(status):
             raise AirflowSkipException(f"{self._resource_label} '{self.model_unique_id}' was skipped by the dbt "
                                        "command.")
