@@ -164,3 +164,49 @@ def test_the_extract_audit_reads_a_lake_of_many_nights(tmp_path, monkeypatch):
     first = con.execute("select watermark_to from bronze.brz_extract_batches "
                         "where source_table = 'Carriers' and batch_id = 1").fetchone()[0]
     assert first.startswith("20"), first  # an ISO timestamp, as the manifest wrote it
+
+
+def test_an_incremental_bronze_build_opens_only_the_new_batches(tmp_path, monkeypatch):
+    """A nightly (incremental) bronze build reads the new night's files and never opens the nights it has
+    loaded: on Azure each opened file costs requests, 365 files a table after a year (`lake_batches()`).
+
+    The proof: once night 1 is loaded and night 2 landed, every part file of night 1 is overwritten with
+    bytes that are not Parquet, and every manifest of night 1 with text that is not JSON. Night 2 still
+    builds and loads in full, the extract audit included (`new_manifests()`), while the lake source
+    itself, which every bronze model read before (it opens every file, for `union_by_name`), fails on
+    those files."""
+    for var in ("LOGISTICS_SOURCE_URL", "LAKE_ROOT", "DUCKDB_PATH", "DBT_TARGET"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LOGISTICS_DATA_DIR", str(tmp_path))
+    run_cli("source", "generate", "--scale", "0.01", "--seed", "5")
+    run_cli("extract")
+    run_cli("dbt", "build", "--select", "bronze", "--quiet")
+    run_cli("source", "advance", "--days", "1")
+    run_cli("extract")  # (the extract reads night 1's overlap window: it de-duplicates against it)
+    night_one = sorted((tmp_path / "lake" / "bronze").glob("*/batch=000001/part-*.parquet"))
+    assert len(night_one) >= 9, night_one
+    for part in night_one:
+        part.write_bytes(b"not a parquet file: a night that is loaded must not be opened again")
+    for manifest in (tmp_path / "lake" / "bronze").glob("*/batch=000001/_manifest.json"):
+        manifest.write_text("not json: a manifest that is read must not be read again")  # (it is still listed)
+    run_cli("dbt", "build", "--select", "bronze", "--quiet")
+
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+    try:
+        landed = dict(con.execute("select source_table, rows_landed + rows_deleted from bronze.brz_extract_batches "
+                                  "where batch_id = 2").fetchall())
+        loaded = dict(con.execute("select 'Shipments', count(*) from bronze.brz_shipments where batch_id = 2 union all "
+                                  "select 'ShipmentEvents', count(*) from bronze.brz_shipment_events "
+                                  "where batch_id = 2").fetchall())
+        assert loaded == {t: landed[t] for t in loaded} and all(loaded.values()), (loaded, landed)
+        audited = con.execute("select batch_id, count(distinct source_table) from bronze.brz_extract_batches "
+                              "group by all order by 1").fetchall()
+        assert audited == [(1, 9), (2, 9)], audited
+    finally:
+        con.close()
+    compiled = (PROJECT_ROOT / "target" / "compiled" / "logistics_warehouse" / "dbt_project" / "bronze"
+                / "brz_shipments.sql").read_text()
+    assert "batch=000002/part-*.parquet" in compiled and "batch=000001" not in compiled, compiled
+    proc = run_cli("dbt", "show", "--inline", "select count(*) from {{ source('lake', 'Shipments') }}",
+                   check=False)
+    assert proc.returncode != 0 and "batch=000001" in proc.stdout + proc.stderr, proc.stdout[-2000:]

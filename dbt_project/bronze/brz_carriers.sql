@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Carriers') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Carriers') }} as batches
 
 ),
 

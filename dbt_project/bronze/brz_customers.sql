@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Customers') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Customers') }} as batches
 
 ),
 

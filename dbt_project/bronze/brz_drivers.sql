@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Drivers') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Drivers') }} as batches
 
 ),
 

@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake_audit', 'manifests') }}
+    select * from {{ new_manifests() }} as manifests
 
 ),
 

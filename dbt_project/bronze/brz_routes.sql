@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Routes') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Routes') }} as batches
 
 ),
 

@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'ShipmentEvents') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('ShipmentEvents') }} as batches
 
 ),
 

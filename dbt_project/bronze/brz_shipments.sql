@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Shipments') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Shipments') }} as batches
 
 ),
 

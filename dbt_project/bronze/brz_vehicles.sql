@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Vehicles') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Vehicles') }} as batches
 
 ),
 

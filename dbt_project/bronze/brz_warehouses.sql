@@ -2,8 +2,7 @@ with
 
 source as (
 
-    select * from {{ source('lake', 'Warehouses') }}
-    {{- new_batches_only() }}
+    select * from {{ lake_batches('Warehouses') }} as batches
 
 ),
 

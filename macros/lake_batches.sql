@@ -1,0 +1,84 @@
+{#- What a bronze model reads from the lake: `source('lake', table_name)`,
+    on an incremental run only the batches newer than the newest one loaded.
+
+    On DuckDB's incremental runs the source's part files are narrowed to the
+    new batches' before DuckDB sees them. The source reads with
+    `union_by_name` (a later batch may carry a new column), which makes DuckDB
+    open every file of the glob before any filter applies: after a year of
+    nights on Azure, 365 files a table on every build, each a few requests.
+    Here the manifests are listed (`glob`, one listing) and the source's glob
+    is replaced by the parts of the committed batches newer than the newest
+    one loaded; with none new, by the newest batch, which the filter leaves
+    empty (read_parquet needs a file). Elsewhere: the source, filtered by
+    new_batches_only(). -#}
+{% macro lake_batches(table_name) -%}
+    {%- set lake = source('lake', table_name) -%}
+    {%- set folder = env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/' ~ table_name -%}
+    {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
+        {%- set loaded = run_query('select coalesce(max(batch_id), 0) from ' ~ this).columns[0].values()[0] -%}
+        {%- set committed = listed_batches(folder) -%}
+        {%- if committed -%}
+            {%- set parts = [] -%}
+            {%- for batch_id in committed | select('>', loaded) | list or committed[-1:] -%}
+                {%- do parts.append(folder ~ '/batch=' ~ '%06d' % batch_id ~ '/part-*.parquet') -%}
+            {%- endfor -%}
+            {%- set lake = with_lake_files(lake, folder ~ '/batch=*/part-*.parquet', parts) -%}
+        {%- endif -%}
+        {{- return('(select * from ' ~ lake ~ ' where _batch_id > ' ~ loaded ~ ')') -}}
+    {%- endif -%}
+    {{- return('(select * from ' ~ lake ~ new_batches_only() ~ ')') -}}
+{%- endmacro %}
+
+{#- The extract audit's read of the batch manifests: `source('lake_audit',
+    'manifests')`, on an incremental run only the manifests not read yet. On
+    DuckDB the source's glob is replaced by the new manifests' names (one
+    listing, then a read of each new manifest, not of one per batch of every
+    table: a year of nights is 3,285 manifests); with none new, by one
+    that the filter leaves out. -#}
+{% macro new_manifests() -%}
+    {%- set manifests = source('lake_audit', 'manifests') -%}
+    {%- if not is_incremental() -%}
+        {{- return(manifests) -}}
+    {%- endif -%}
+    {%- set pattern = env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/*/batch=*/_manifest.json' -%}
+    {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
+        {%- set listed = run_query(
+            "select file, file in (select manifest_file from " ~ this ~ ") as is_read "
+            ~ "from glob('" ~ pattern ~ "') order by 1"
+        ) -%}
+        {%- set new = [] -%}
+        {%- for row in listed.rows if not row[1] -%}
+            {%- do new.append(row[0]) -%}
+        {%- endfor -%}
+        {%- if listed.rows -%}
+            {%- set manifests = with_lake_files(manifests, pattern, new or [listed.rows[0][0]]) -%}
+        {%- endif -%}
+    {%- endif -%}
+    {{- return('(select * from ' ~ manifests ~ ' where filename not in (select manifest_file from ' ~ this ~ '))') -}}
+{%- endmacro %}
+
+{#- Batch ids of a lake table's committed batches (the folders holding a
+    `_manifest.json`), in order: one listing of the folder, no file read. -#}
+{% macro listed_batches(folder) -%}
+    {{- return(run_query(
+        "select distinct cast(regexp_extract(file, 'batch=([0-9]+)/', 1) as bigint) "
+        ~ "from glob('" ~ folder ~ "/batch=*/_manifest.json') order by 1"
+    ).columns[0].values() | list) -}}
+{%- endmacro %}
+
+{#- A lake source's SQL with its file glob replaced by a list of files (or
+    globs): the source's own reader and options, on fewer files. -#}
+{% macro with_lake_files(relation, pattern, files) -%}
+    {%- set sql = relation | string -%}
+    {%- set glob = "'" ~ pattern ~ "'" -%}
+    {%- if glob not in sql -%}
+        {{- exceptions.raise_compiler_error(
+            "with_lake_files: " ~ glob ~ " is not in the lake source's external_location (" ~ sql
+            ~ "): keep the source's glob and the macros in macros/lake_batches.sql alike") -}}
+    {%- endif -%}
+    {%- set quoted = [] -%}
+    {%- for file in files -%}
+        {%- do quoted.append("'" ~ file | replace("'", "''") ~ "'") -%}
+    {%- endfor -%}
+    {{- return(sql.replace(glob, '[' ~ quoted | join(', ') ~ ']')) -}}
+{%- endmacro %}
