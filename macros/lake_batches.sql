@@ -30,11 +30,13 @@
 {%- endmacro %}
 
 {#- The extract audit's read of the batch manifests: `source('lake_audit',
-    'manifests')`, on an incremental run only the manifests not read yet. On
-    DuckDB the source's glob is replaced by the new manifests' names (one
-    listing, then a read of each new manifest, not of one per batch of every
-    table: a year of nights is 3,285 manifests); with none new, by one
-    that the filter leaves out. -#}
+    'manifests')`, on an incremental run only the manifests of batches not in
+    the model yet (by table and batch id, so that a lake root spelled another
+    way reads nothing twice). On DuckDB the source's glob is replaced by the
+    new manifests' names (one listing, then a read of each new manifest, not of
+    one per batch of every table: a year of nights is 3,285 manifests); with
+    none new, by the last one listed (a newest batch), which the filter
+    leaves out. -#}
 {% macro new_manifests() -%}
     {%- set manifests = source('lake_audit', 'manifests') -%}
     {%- if not is_incremental() -%}
@@ -43,7 +45,9 @@
     {%- set pattern = env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/*/batch=*/_manifest.json' -%}
     {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
         {%- set listed = run_query(
-            "select file, file in (select manifest_file from " ~ this ~ ") as is_read "
+            "select file, exists (select 1 from " ~ this ~ " as read_before "
+            ~ "where read_before.source_table = regexp_extract(file, '([^/]+)/batch=[0-9]+/_manifest[.]json$', 1) "
+            ~ "and read_before.batch_id = cast(regexp_extract(file, 'batch=([0-9]+)/', 1) as bigint)) as is_read "
             ~ "from glob('" ~ pattern ~ "') order by 1"
         ) -%}
         {%- set new = [] -%}
@@ -51,10 +55,14 @@
             {%- do new.append(row[0]) -%}
         {%- endfor -%}
         {%- if listed.rows -%}
-            {%- set manifests = with_lake_files(manifests, pattern, new or [listed.rows[0][0]]) -%}
+            {%- set manifests = with_lake_files(manifests, pattern, new or [listed.rows[-1][0]]) -%}
         {%- endif -%}
     {%- endif -%}
-    {{- return('(select * from ' ~ manifests ~ ' where filename not in (select manifest_file from ' ~ this ~ '))') -}}
+    {{- return(
+        '(select * from ' ~ manifests ~ ' as manifest where not exists (select 1 from ' ~ this ~ ' as read_before '
+        ~ 'where read_before.source_table = manifest.' ~ adapter.quote('table')
+        ~ ' and read_before.batch_id = manifest.batch_id))'
+    ) -}}
 {%- endmacro %}
 
 {#- Batch ids of a lake table's committed batches (the folders holding a
