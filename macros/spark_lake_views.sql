@@ -2,7 +2,9 @@
     (re)creates: `lake.<Table>` over the committed batches of each table, and
     `lake_audit.manifests` over the batch manifests, the same relations that
     dbt-duckdb reads through the sources' `external_location`. A batch is read
-    only once its `_manifest.json` exists (the manifest is the commit). -#}
+    only once its `_manifest.json` exists (the manifest is the commit); the
+    manifests are listed, not read (`binaryFile` reads no content when the
+    query takes only the path). -#}
 {% macro create_lake_views() -%}
     {%- if execute and target.type == 'spark' -%}
         {%- set root = env_var('LAKE_ROOT', 'data/lake') -%}
@@ -15,8 +17,8 @@
                 ~ "select parts.*, parts._metadata.file_path as filename\n"
                 ~ "from parquet.`" ~ folder ~ "/batch=*/part-*.parquet` as parts\n"
                 ~ "where regexp_extract(parts._metadata.file_path, 'batch=([0-9]+)/', 1) in (\n"
-                ~ "    select regexp_extract(manifest._metadata.file_path, 'batch=([0-9]+)/', 1)\n"
-                ~ "    from text.`" ~ folder ~ "/batch=*/_manifest.json` as manifest\n"
+                ~ "    select regexp_extract(manifest.path, 'batch=([0-9]+)/', 1)\n"
+                ~ "    from binaryFile.`" ~ folder ~ "/batch=*/_manifest.json` as manifest\n"
                 ~ ")"
             ) -%}
         {%- endfor -%}
