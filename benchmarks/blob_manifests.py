@@ -25,6 +25,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from logistics_etl.azurite import LocalAzurite
@@ -68,6 +70,25 @@ def start_delay_proxy(target_port: int, delay_s: float) -> int:
     return ready[0]
 
 
+@contextmanager
+def running_azurite(folder: Path) -> Iterator[LocalAzurite]:
+    """A real Azurite on a free local port, its data in `folder`, stopped on the way out."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        free_port = probe.getsockname()[1]
+    azurite = LocalAzurite(folder, port=free_port)
+    azurite.start()
+    try:
+        yield azurite
+    finally:
+        azurite.stop()
+
+
+def behind_delay_proxy(azurite: LocalAzurite, delay_s: float) -> str:
+    """`azurite`'s connection string, through a new delay proxy (start_delay_proxy)."""
+    return azurite.connection_string.replace(f":{azurite.port}/", f":{start_delay_proxy(azurite.port, delay_s)}/")
+
+
 def one_at_a_time(lake: BlobLake) -> list[Manifest]:
     lake.fs.invalidate_cache()
     paths = sorted(lake.fs.glob(f"{lake._table(TABLE)}/batch=*/{MANIFEST}"))
@@ -81,38 +102,29 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     methods = {"one at a time": one_at_a_time, "BlobLake.manifests": lambda lake: lake.manifests(TABLE)}
-    with tempfile.TemporaryDirectory() as tmp:
-        with socket.socket() as probe:  # a free port for Azurite
-            probe.bind(("127.0.0.1", 0))
-            free_port = probe.getsockname()[1]
-        azurite = LocalAzurite(Path(tmp), port=free_port)
-        azurite.start()
-        try:
-            writer = BlobLake("abfs://bench/lake", azurite.connection_string)
-            writer.ensure_container()
-            template = {"table": TABLE, "mode": "incremental", "rows": 1000, "deleted_rows": 0,
-                        "files": [{"name": "part-00000.parquet", "rows": 1000, "bytes": 50000}],
-                        "watermark_column": "ModifiedAt", "watermark_from": "2025-01-01T00:00:00+00:00",
-                        "watermark_to": "2025-01-02T00:00:00+00:00", "schema": [], "new_columns": [],
-                        "key_count": 1000, "extracted_at": "2025-01-02T02:00:00+00:00",
-                        "committed_at": "2025-01-02T02:00:01+00:00", "seconds": 1.0, "source": "bench",
-                        "run_id": "bench"}
-            print(f"writing {args.manifests} manifests of {TABLE} to Azurite ...", flush=True)
-            writer.fs.pipe({f"{writer._batch(TABLE, i)}/{MANIFEST}": json.dumps({**template, "batch_id": i}).encode()
-                            for i in range(1, args.manifests + 1)})
-            port = start_delay_proxy(azurite.port, args.delay_ms / 1000)
-            lake = BlobLake("abfs://bench/lake", azurite.connection_string.replace(f":{azurite.port}/", f":{port}/"))
-            best: dict[str, float] = {}
-            for _ in range(args.repeat):
-                for name, read in methods.items():
-                    started = time.perf_counter()
-                    got = read(lake)
-                    seconds = time.perf_counter() - started
-                    if [m.batch_id for m in got] != list(range(1, args.manifests + 1)):
-                        raise SystemExit(f"{name}: wrong manifests ({len(got)} read)")
-                    best[name] = min(best.get(name, seconds), seconds)
-        finally:
-            azurite.stop()
+    with tempfile.TemporaryDirectory() as tmp, running_azurite(Path(tmp)) as azurite:
+        writer = BlobLake("abfs://bench/lake", azurite.connection_string)
+        writer.ensure_container()
+        template = {"table": TABLE, "mode": "incremental", "rows": 1000, "deleted_rows": 0,
+                    "files": [{"name": "part-00000.parquet", "rows": 1000, "bytes": 50000}],
+                    "watermark_column": "ModifiedAt", "watermark_from": "2025-01-01T00:00:00+00:00",
+                    "watermark_to": "2025-01-02T00:00:00+00:00", "schema": [], "new_columns": [],
+                    "key_count": 1000, "extracted_at": "2025-01-02T02:00:00+00:00",
+                    "committed_at": "2025-01-02T02:00:01+00:00", "seconds": 1.0, "source": "bench",
+                    "run_id": "bench"}
+        print(f"writing {args.manifests} manifests of {TABLE} to Azurite ...", flush=True)
+        writer.fs.pipe({f"{writer._batch(TABLE, i)}/{MANIFEST}": json.dumps({**template, "batch_id": i}).encode()
+                        for i in range(1, args.manifests + 1)})
+        lake = BlobLake("abfs://bench/lake", behind_delay_proxy(azurite, args.delay_ms / 1000))
+        best: dict[str, float] = {}
+        for _ in range(args.repeat):
+            for name, read in methods.items():
+                started = time.perf_counter()
+                got = read(lake)
+                seconds = time.perf_counter() - started
+                if [m.batch_id for m in got] != list(range(1, args.manifests + 1)):
+                    raise SystemExit(f"{name}: wrong manifests ({len(got)} read)")
+                best[name] = min(best.get(name, seconds), seconds)
     base = best["one at a time"]
     print(f"\n{args.manifests} manifests, {args.delay_ms:g} ms added per request, best of {args.repeat}\n")
     print(f"{'method':<20}  {'seconds':>8}  {'speed-up':>8}")

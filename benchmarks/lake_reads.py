@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import socket
 import sys
 import tempfile
 import time
@@ -42,8 +41,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.blob_manifests import start_delay_proxy
-from logistics_etl.azurite import LocalAzurite
+from benchmarks.blob_manifests import behind_delay_proxy, running_azurite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABLE = "Shipments"
@@ -117,12 +115,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory() as tmp:
         part = landed_part(Path(tmp))
-        with socket.socket() as probe:  # a free port for Azurite
-            probe.bind(("127.0.0.1", 0))
-            free_port = probe.getsockname()[1]
-        azurite = LocalAzurite(Path(tmp) / "azurite", port=free_port)
-        azurite.start()
-        try:
+        with running_azurite(Path(tmp) / "azurite") as azurite:
             fs = adlfs.AzureBlobFileSystem(connection_string=azurite.connection_string)
             fs.mkdir("bench")
             print(f"writing {args.nights} nights of {TABLE} ({part.num_rows} rows a night) to Azurite ...", flush=True)
@@ -136,8 +129,7 @@ def main() -> int:
                 blobs[f"{batch}/part-00000.parquet"] = sink.getvalue().to_pybytes()
                 blobs[f"{batch}/_manifest.json"] = json.dumps({"table": TABLE, "batch_id": night}).encode()
             fs.pipe(blobs)
-            port = start_delay_proxy(azurite.port, args.delay_ms / 1000)
-            slow = azurite.connection_string.replace(f":{azurite.port}/", f":{port}/")
+            slow = behind_delay_proxy(azurite, args.delay_ms / 1000)
             root, loaded = "abfs://bench/lake", args.nights - 1
             best: dict[str, float] = {}
             rows: dict[str, int] = {}
@@ -157,8 +149,6 @@ def main() -> int:
                         raise SystemExit(f"{name}: {got[0]} rows of {got[1]} nights, not {want[0]} of 1")
                     rows[name] = got[0]
                     best[name] = min(best.get(name, seconds), seconds)
-        finally:
-            azurite.stop()
     print(f"\n{args.nights} nights of {TABLE}, the newest one new; {args.delay_ms:g} ms added per request; "
           f"best of {args.repeat}\n")
     print(f"{'read':<16}  {'rows':>6}  {'seconds':>8}  {'speed-up':>8}")
