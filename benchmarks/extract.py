@@ -9,7 +9,8 @@ each method's fastest run counts (this 2-core VM shares its host: the same run
 varied by up to 1.5x between rounds), with the highest peak RSS of its runs:
 
 - `streaming`: `logistics_etl.extract.extract_table` (connectorx Arrow batches -> zstd Parquet, with the
-  key snapshot and manifest it always writes; PostgreSQL read with connectorx's `cursor` protocol);
+  catalog query, key snapshot and manifest it always makes; PostgreSQL read with connectorx's `cursor`
+  protocol, the amounts sent as scaled integers);
   `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-2`: `streaming`
   with two key ranges read at once;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.

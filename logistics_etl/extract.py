@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from logistics_etl import queries, watermarks
-from logistics_etl.conform import conform
+from logistics_etl.conform import SchemaDriftError, conform
 from logistics_etl.contract import Table
 from logistics_etl.lake import KEYS_FILE, Lake, Manifest, delta_encoding, write_keys
 
@@ -71,6 +71,37 @@ def read_arrow(url: str, sql: str | list[str], batch_size: int, pg_protocol: str
 
     kwargs = {"protocol": pg_protocol} if url.startswith(("postgresql://", "postgres://")) else {}
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
+
+
+def _select_list(source_url: str, table: Table, dialect: queries.Dialect, reader) -> tuple[list[str] | None,
+                                                                                     dict[str, pa.DataType]]:
+    """The select list from the source's catalog (`queries.select_list`); (None, {}) for SQLite."""
+    sql = queries.source_columns(table, dialect)
+    if sql is None:
+        return None, {}
+    catalog = [row for batch in reader(source_url, sql, 10_000)
+               for row in zip(*batch.to_pydict().values(), strict=True)]
+    if not catalog:
+        raise SchemaDriftError(f"table {table.name}: not in the source's catalog (INFORMATION_SCHEMA.COLUMNS of "
+                               f"schema {dialect.schema}): dropped or renamed?")
+    return queries.select_list(table, dialect, catalog)
+
+
+def _unscale(batch: pa.RecordBatch, scaled: dict[str, pa.DataType], table: Table) -> pa.RecordBatch:
+    """The batch with each scaled-integer column (see `_select_list`) back as its decimal: the same integers
+    as 128-bit values, read with the contract's scale (1234 -> 12.34), so no value is rounded."""
+    if not scaled:
+        return batch
+    arrays, fields = list(batch.columns), list(batch.schema)
+    for name, target in scaled.items():
+        i = batch.schema.get_field_index(name)
+        if i < 0 or not pa.types.is_integer(arrays[i].type):
+            raise SchemaDriftError(f"table {table.name}: column {name} was asked for as a scaled integer and came "
+                                   f"back as {arrays[i].type if i >= 0 else 'nothing'}")
+        wide = arrays[i].cast(pa.decimal128(19, 0))  # every int64 fits; the buffers hold the unscaled integers
+        arrays[i] = pa.Array.from_buffers(target, len(wide), wide.buffers(), null_count=wide.null_count)
+        fields[i] = pa.field(name, target)
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _constant(value: int, type_: pa.DataType, n: int) -> pa.Array:
@@ -213,12 +244,12 @@ class _Progress:
 
 def _stream_slice(table: Table, source: pa.RecordBatchReader, staging, prefix: str, rows_per_file: int,
                   landed: pa.Table | None, dedupe_cols: list[str], batch_id: int, extracted_at: datetime,
-                  progress: _Progress) -> _Slice:
+                  progress: _Progress, scaled: dict[str, pa.DataType]) -> _Slice:
     """Stream one query's record batches into Parquet parts; never more than one batch in memory."""
     out = _Slice()
     writer: _PartWriter | None = None
     for raw in source:
-        batch, extra = conform(raw, table)
+        batch, extra = conform(_unscale(raw, scaled, table), table)
         if writer is None:
             out.new_columns = extra
             out.schema = pa.schema(list(batch.schema) + META_FIELDS)
@@ -271,6 +302,8 @@ def extract_table(
     if mode == "incremental":
         since = wm.value - key_overlap if table.append_only and wm.value is not None else wm.query_from(overlap)
 
+    columns, scaled = _select_list(source_url, table, dialect, reader)  # fails first if the table is gone
+
     # Incremental: the key snapshot first, so a row deleted while we read is seen as deleted on the next
     # run; comparing it with the previous snapshot turns hard deletes into tombstone rows. A full read
     # carries every key itself, so it needs no separate snapshot query.
@@ -288,9 +321,10 @@ def extract_table(
             low = max(low, since + 1)
         if low is not None:
             key_ranges = queries.split_key_range(low, high, parallel) or [None]
-    sqls = [queries.changed_rows(table, dialect, since, r) for r in key_ranges]
+    sqls = [queries.changed_rows(table, dialect, since, r, columns=columns) for r in key_ranges]
     if page_rows:
-        sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows)) for r in key_ranges]
+        sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows), columns=columns)
+                for r in key_ranges]
     log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),
              sqls[0] if len(sqls) == 1 else f"{len(sqls)} key ranges in parallel, e.g. {sqls[0]}")
     counter = _Progress(table.name, progress)
@@ -298,11 +332,12 @@ def extract_table(
     with lake.stage(table.name, batch_id) as staging:
         def write(source: Iterator[pa.RecordBatch], prefix: str = "part-") -> _Slice:
             return _stream_slice(table, source, staging, prefix, rows_per_file, landed, dedupe_cols, batch_id,
-                                 extracted_at, counter)
+                                 extracted_at, counter, scaled)
 
         def pages(i: int) -> _Slice:  # one key range as keyset pages, read in key order
             return write(_keyset_pages(
-                lambda after: queries.changed_rows(table, dialect, since, key_ranges[i], page=(after, page_rows)),
+                lambda after: queries.changed_rows(table, dialect, since, key_ranges[i], page=(after, page_rows),
+                                                   columns=columns),
                 table.key, page_rows, lambda sql: reader(source_url, sql, batch_size)),
                 f"part-{i:02d}-" if len(key_ranges) > 1 else "part-")
 

@@ -214,6 +214,62 @@ def test_a_retyped_column_fails_the_table_naming_it(source_db: Path, tmp_path: P
         extract_table(get_table("Drivers"), url(source_db), Lake(tmp_path / "lake"))
 
 
+def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_server, tmp_path: Path):
+    """A real PostgreSQL: the amounts are sent as BIGINT counts of cents and land as exactly the decimals the
+    source holds, at the edges of their types. An amount whose source scale changed is read as a decimal, and
+    fails the table naming the column when it holds a digit the contract has no room for; a table gone from
+    the catalog fails naming the table."""
+    from decimal import Decimal
+
+    import psycopg
+
+    from logistics_etl.contract import TYPES
+
+    with psycopg.connect(postgres_server.url, autocommit=True) as con:
+        con.execute("drop database if exists amounts")
+        con.execute("create database amounts")
+    source_url = postgres_server.url.rsplit("/", 1)[0] + "/amounts"
+    t = get_table("Shipments")
+    amounts = {1: ("9999999999.99", "9999999999999999.99"), 2: ("-0.01", "-9999999999999999.99"),
+               3: (None, None), 4: ("0.00", "0.01"), 5: ("123.45", "1.10")}
+    with psycopg.connect(source_url) as con:
+        con.execute("create schema dbo")
+        con.execute(f'create table dbo."{t.name}" (' + ", ".join(f'"{c.name}" {TYPES[c.kind][1]}'
+                                                                  for c in t.columns) + ")")
+        for key, (weight, cost) in amounts.items():
+            con.execute(f'insert into dbo."{t.name}" ("ShipmentID", "WeightKg", "FreightCost", "ModifiedAt") '
+                        "values (%s, %s, %s, timestamp '2025-06-01 10:00:00')", (key, weight, cost))
+    sent: list[str] = []
+
+    def reader(url_, sql, batch_size):
+        sent.append(sql)
+        return read_arrow(url_, sql, batch_size)
+
+    lake = Lake(tmp_path / "lake")
+    extract_table(t, source_url, lake, reader=reader)
+    assert any('CAST("WeightKg" * 100 AS BIGINT) AS "WeightKg"' in sql and
+               'CAST("FreightCost" * 100 AS BIGINT) AS "FreightCost"' in sql for sql in sent), sent
+    rows = landed(lake, t.name).sort_by("ShipmentID")
+    assert rows.schema.field("WeightKg").type == pa.decimal128(12, 2)
+    assert rows.schema.field("FreightCost").type == pa.decimal128(18, 2)
+    got = {r["ShipmentID"]: (r["WeightKg"], r["FreightCost"]) for r in rows.to_pylist()}
+    assert got == {k: tuple(None if v is None else Decimal(v) for v in pair) for k, pair in amounts.items()}
+
+    with psycopg.connect(source_url) as con:  # the source now keeps grams: a third decimal digit
+        con.execute(f'alter table dbo."{t.name}" alter column "WeightKg" type numeric(13,3)')
+        con.execute(f'update dbo."{t.name}" set "WeightKg" = 1.234 where "ShipmentID" = 5')
+    sent.clear()
+    with pytest.raises(SchemaDriftError, match=r"table Shipments: column WeightKg cannot be cast from decimal"):
+        extract_table(t, source_url, lake, full_refresh=True, reader=reader)
+    assert any('"WeightKg", CAST("FreightCost" * 100 AS BIGINT)' in sql for sql in sent), sent
+    assert len(lake.manifests(t.name)) == 1
+
+    with psycopg.connect(source_url) as con:
+        con.execute(f'drop table dbo."{t.name}"')
+    with pytest.raises(SchemaDriftError, match=r"table Shipments: not in the source's catalog"):
+        extract_table(t, source_url, lake, reader=reader)
+
+
 def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(KeyError, match="unknown source table 'Parcels'.*Customers, Carriers"):
         resolve_tables(["Parcels"])
@@ -333,6 +389,21 @@ def test_keyset_pages_land_the_same_rows(source, source_db: Path, tmp_path: Path
     assert len(pages) >= rows // 997, "a page per 997 rows"
 
 
+def tsql_catalog(table) -> list[tuple[str, str, int | None, int | None]]:
+    """What SQL Server's INFORMATION_SCHEMA.COLUMNS says of a table created with the contract's T-SQL DDL."""
+    from logistics_etl.contract import TYPES
+
+    rows = []
+    for c in table.columns:
+        name, _, args = TYPES[c.kind][2].partition("(")
+        if name == "DECIMAL":
+            precision, scale = (int(x) for x in args.rstrip(")").split(","))
+            rows.append((c.name, "decimal", precision, scale))
+        else:
+            rows.append((c.name, name.lower(), None, None))
+    return rows
+
+
 def test_every_sql_server_query_parses_as_tsql():
     """No SQL Server engine runs here: the T-SQL the extract would send is parsed with sqlglot's T-SQL dialect
     and its shape checked (table, filters, typed datetime2 literal)."""
@@ -345,10 +416,25 @@ def test_every_sql_server_query_parses_as_tsql():
     since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=UTC)
     for t in TABLES:
         bound = 41 if t.append_only else since
-        statements = [queries.key_snapshot(t, dialect), queries.changed_rows(t, dialect, None),
-                      queries.changed_rows(t, dialect, bound)]
-        statements += [queries.changed_rows(t, dialect, bound, r) for r in queries.split_key_range(1, 1000, 3)]
-        statements += [queries.changed_rows(t, dialect, bound, (None, 500), page=(after, 5000)) for after in (None, 17)]
+        cols, scaled = queries.select_list(t, dialect, tsql_catalog(t))
+        statements = [queries.key_snapshot(t, dialect), queries.changed_rows(t, dialect, None, columns=cols),
+                      queries.changed_rows(t, dialect, bound, columns=cols)]
+        statements += [queries.changed_rows(t, dialect, bound, r, columns=cols)
+                       for r in queries.split_key_range(1, 1000, 3)]
+        statements += [queries.changed_rows(t, dialect, bound, (None, 500), page=(after, 5000), columns=cols)
+                       for after in (None, 17)]
+        catalog = sqlglot.parse_one(queries.source_columns(t, dialect), read="tsql")
+        assert (catalog.find(exp.Table).db, catalog.find(exp.Table).name) == ("INFORMATION_SCHEMA", "COLUMNS")
+        assert f"TABLE_NAME = '{t.name}'" in catalog.sql(dialect="tsql")
+        # every column named, in contract order; the decimals as BIGINT counts of cents under their own name
+        rows = sqlglot.parse_one(statements[1], read="tsql")
+        assert [e.alias_or_name for e in rows.expressions] == t.column_names
+        decimals = [c.name for c in t.columns if c.kind in ("money", "measure")]
+        assert sorted(scaled) == sorted(decimals)
+        for e in rows.expressions:
+            if e.alias_or_name in decimals:
+                cast = e.find(exp.Cast)
+                assert cast.to.this == exp.DataType.Type.BIGINT and cast.find(exp.Mul).expression.this == "100"
         for sql in statements:
             tree = sqlglot.parse_one(sql, read="tsql")
             table = tree.find(exp.Table)
@@ -378,6 +464,8 @@ def test_the_tsql_shown_in_the_docs_is_what_the_extract_sends():
     t, d = get_table("Shipments"), queries.dialect_for("mssql://u:p@h/LogisticsDB")
     since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=UTC)
     ranges = queries.split_key_range(1, 97_000, 2)
-    sent = [queries.key_snapshot(t, d)] + [queries.changed_rows(t, d, since, r) for r in ranges] + \
-        [queries.changed_rows(t, d, since, ranges[0], page=(31337, 100_000))]
+    cols, _ = queries.select_list(t, d, tsql_catalog(t))
+    sent = [queries.source_columns(t, d), queries.key_snapshot(t, d)] + \
+        [queries.changed_rows(t, d, since, r, columns=cols) for r in ranges] + \
+        [queries.changed_rows(t, d, since, ranges[0], page=(31337, 100_000), columns=cols)]
     assert shown == sent
