@@ -24,9 +24,16 @@ The extract audit (`brz_extract_batches`) is timed the same way, over the same m
   the manifests not read yet, named. (Naming them matters: a constant filter on `filename` over the glob
   also reads one file, but DuckDB still looks up every file of the glob, 0.85 s for 20 manifests here.)
 
-Both pairs must return the same rows. The SQL is the macros' (`macros/lake_batches.sql`) written out here,
-since dbt would need a warehouse of a year of nights to render it. Prints a table and writes
-`benchmarks/results/lake_reads.json`.
+And `dbt source freshness` (the lake source's freshness query, when the table last landed):
+
+- `max over source`: `max(_extracted_at)` over the lake source, as `loaded_at_field: _extracted_at` asked
+  it (every part file opened);
+- `newest manifest`: what `lake_extracted_at()` sends on DuckDB: one listing, then the newest committed
+  batch's manifest read for its `extracted_at`.
+
+Each pair must return the same rows (the same time, for freshness). The SQL is the macros'
+(`macros/lake_batches.sql`) written out here, since dbt would need a warehouse of a year of nights to render
+it. Prints a table and writes `benchmarks/results/lake_reads.json`.
 """
 
 from __future__ import annotations
@@ -61,11 +68,22 @@ def landed_part(work: Path) -> pa.Table:
     return pq.read_table(sorted(lake.batch_dir(TABLE, 1).glob("part-*.parquet")))
 
 
-def whole_source(folder: str, loaded: int) -> str:
-    return (f"select * from (select * from read_parquet('{folder}/batch=*/part-*.parquet', filename = true, "
+def lake_source(folder: str) -> str:
+    """The lake source as it read before `lake_batches()`: every committed part (commit check by read_text)."""
+    return (f"(select * from read_parquet('{folder}/batch=*/part-*.parquet', filename = true, "
             f"union_by_name = true, hive_partitioning = false) where regexp_extract(filename, 'batch=([0-9]+)/', 1) "
             f"in (select regexp_extract(filename, 'batch=([0-9]+)/', 1) from read_text('{folder}/batch=*/"
-            f"_manifest.json'))) where _batch_id > {loaded}")
+            f"_manifest.json')))")
+
+
+def whole_source(folder: str, loaded: int) -> str:
+    return f"select * from {lake_source(folder)} where _batch_id > {loaded}"
+
+
+def newest_manifest(con, folder: str) -> str:
+    newest = con.execute(f"select max(file) from glob('{folder}/batch=*/_manifest.json')").fetchone()[0]
+    return f"select max(extracted_at) as landed_at from read_json(['{newest}'], columns = struct_pack(" \
+           "extracted_at := 'timestamptz'))"
 
 
 def new_batches(con, folder: str, loaded: int) -> str:
@@ -100,8 +118,12 @@ def new_manifests(con, root: str, loaded: int) -> str:
 READS = {"whole source": lambda con, root, loaded: whole_source(f"{root}/bronze/{TABLE}", loaded),
          "new batches": lambda con, root, loaded: new_batches(con, f"{root}/bronze/{TABLE}", loaded),
          "every manifest": lambda con, root, loaded: f"{every_manifest(root)} where batch_id > {loaded}",
-         "new manifests": lambda con, root, loaded: new_manifests(con, root, loaded)}
-BASELINE = {"new batches": "whole source", "new manifests": "every manifest"}
+         "new manifests": lambda con, root, loaded: new_manifests(con, root, loaded),
+         "max over source": lambda con, root, loaded: f"select max(_extracted_at) as landed_at from "
+                                                      f"{lake_source(f'{root}/bronze/{TABLE}')}",
+         "newest manifest": lambda con, root, loaded: newest_manifest(con, f"{root}/bronze/{TABLE}")}
+BASELINE = {"new batches": "whole source", "new manifests": "every manifest", "newest manifest": "max over source"}
+FRESHNESS = ("max over source", "newest manifest")
 
 
 def main() -> int:
@@ -120,6 +142,7 @@ def main() -> int:
             fs.mkdir("bench")
             print(f"writing {args.nights} nights of {TABLE} ({part.num_rows} rows a night) to Azurite ...", flush=True)
             blobs = {}
+            extracted_at = part.column("_extracted_at")[0].as_py().isoformat()  # the same in every night's part
             for night in range(1, args.nights + 1):
                 sink = pa.BufferOutputStream()
                 ids = pa.array([night] * part.num_rows, pa.int64())
@@ -127,7 +150,8 @@ def main() -> int:
                                compression="zstd")
                 batch = f"bench/lake/bronze/{TABLE}/batch={night:06d}"
                 blobs[f"{batch}/part-00000.parquet"] = sink.getvalue().to_pybytes()
-                blobs[f"{batch}/_manifest.json"] = json.dumps({"table": TABLE, "batch_id": night}).encode()
+                blobs[f"{batch}/_manifest.json"] = json.dumps({"table": TABLE, "batch_id": night,
+                                                               "extracted_at": extracted_at}).encode()
             fs.pipe(blobs)
             slow = behind_delay_proxy(azurite, args.delay_ms / 1000)
             root, loaded = "abfs://bench/lake", args.nights - 1
@@ -139,12 +163,17 @@ def main() -> int:
                     con.execute("set threads = 2")
                     con.register_filesystem(adlfs.AzureBlobFileSystem(connection_string=slow))
                     started = time.perf_counter()
-                    night = "batch_id" if "manifest" in name else "_batch_id"
-                    got = con.execute(f"select count(*), count(distinct {night}) from ({read(con, root, loaded)})"
-                                      ).fetchone()
+                    if name in FRESHNESS:
+                        got = con.execute(f"select count(*), max(landed_at) = '{extracted_at}'::timestamptz "
+                                          f"from ({read(con, root, loaded)})").fetchone()
+                        want = (1, True)
+                    else:
+                        night = "batch_id" if "manifest" in name else "_batch_id"
+                        got = con.execute(f"select count(*), count(distinct {night}) from "
+                                          f"({read(con, root, loaded)})").fetchone()
+                        want = (1 if "manifest" in name else part.num_rows, 1)
                     seconds = time.perf_counter() - started
                     con.close()
-                    want = (1 if "manifest" in name else part.num_rows, 1)
                     if got != want:
                         raise SystemExit(f"{name}: {got[0]} rows of {got[1]} nights, not {want[0]} of 1")
                     rows[name] = got[0]

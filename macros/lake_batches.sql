@@ -90,3 +90,24 @@
     {%- endfor -%}
     {{- return(sql.replace(glob, '[' ~ quoted | join(', ') ~ ']')) -}}
 {%- endmacro %}
+
+{#- When a lake table last landed, for `dbt source freshness` (the lake
+    source's `loaded_at_query`). On DuckDB the table's manifests are listed
+    and only the newest committed batch's manifest is read: its
+    `extracted_at` is the `_extracted_at` of every row of that batch. A max
+    over the source would open every part file of every night (365 a table
+    after a year, each a few requests on Azure). Elsewhere, and for a table
+    with no committed batch yet: the max over the source. -#}
+{% macro lake_extracted_at(table_name) -%}
+    {%- set root = env_var('LAKE_ROOT', 'data/lake') -%}
+    {%- if execute and target.type == 'duckdb' -%}
+        {%- set committed = listed_batches(root ~ '/bronze/' ~ table_name) -%}
+        {%- if committed -%}
+            {%- set newest = root ~ '/bronze/' ~ table_name ~ '/batch=' ~ '%06d' % committed[-1] ~ '/_manifest.json' -%}
+            {%- set manifest = with_lake_files(
+                source('lake_audit', 'manifests'), root ~ '/bronze/*/batch=*/_manifest.json', [newest]) -%}
+            {{- return('select max(extracted_at) from ' ~ manifest ~ ' as newest_manifest') -}}
+        {%- endif -%}
+    {%- endif -%}
+    {{- return('select max(_extracted_at) from ' ~ source('lake', table_name) ~ ' as lake_table') -}}
+{%- endmacro %}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -220,3 +221,15 @@ def test_an_incremental_bronze_build_opens_only_the_new_batches(tmp_path, monkey
     con = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
     assert con.execute("select count(*) from bronze.brz_extract_batches").fetchone()[0] == 18
     con.close()
+
+    # source freshness reads each table's newest manifest (`lake_extracted_at()`), no part file and no older
+    # manifest: it passes over night 1's broken files, and it is the newest manifest that says when
+    fresh = run_cli("dbt", "source", "freshness").stdout
+    assert fresh.count("PASS freshness of lake.") == 9, fresh[-3000:]
+    newest = tmp_path / "lake" / "bronze" / "Shipments" / "batch=000002" / "_manifest.json"
+    manifest = json.loads(newest.read_text())
+    manifest["extracted_at"] = (datetime.now(UTC) - timedelta(hours=60)).isoformat()
+    newest.write_text(json.dumps(manifest))
+    proc = run_cli("dbt", "source", "freshness", check=False)
+    assert proc.returncode != 0 and "ERROR STALE freshness of lake.Shipments" in proc.stdout, proc.stdout[-3000:]
+    assert proc.stdout.count("PASS freshness of lake.") == 8, proc.stdout[-3000:]

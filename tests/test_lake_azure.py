@@ -112,6 +112,8 @@ def test_dbt_builds_the_whole_project_from_the_blob_lake(blob_lake_env, source_d
                 / "brz_shipments.sql").read_text()
     assert f"{blob_lake_env['LAKE_ROOT']}/bronze/Shipments/batch=000003/part-*.parquet" in compiled, compiled
     assert "batch=000002" not in compiled, compiled
+    fresh = run_cli("dbt", "source", "freshness")  # from each table's newest manifest on the blob store
+    assert fresh.stdout.count("PASS freshness of lake.") == 9, fresh.stdout[-3000:]
     lake = open_lake(load_settings())
     con = duckdb.connect(str(load_settings().duckdb_path), read_only=True)
     for t in TABLES:
@@ -123,7 +125,8 @@ def test_dbt_builds_the_whole_project_from_the_blob_lake(blob_lake_env, source_d
     assert facts > 0
     sas = blob_lake_env["SAS"]
     logs = "".join(p.read_text(errors="replace") for p in Path("logs").glob("*.log")) if Path("logs").exists() else ""
-    assert sas not in first.stdout + first.stderr + proc.stdout + proc.stderr and sas.split("sig=")[-1] not in logs
+    outputs = first.stdout + first.stderr + proc.stdout + proc.stderr + fresh.stdout + fresh.stderr
+    assert sas not in outputs and sas.split("sig=")[-1] not in logs
     report("dbt build from the Azurite lake", f"{facts} shipments in gold")
 
 
