@@ -8,14 +8,17 @@ lake, two timed commands:
 
 - `incremental`: `dbt build` on the warehouse of day 0, as the nightly run does (without `dbt.log`, as the
   DAG runs dbt);
-- `full`: `dbt build --full-refresh` on a copy of that day-0 warehouse (every model rebuilt from all of bronze).
+- `full`: `dbt build --full-refresh` on a copy of that day-0 warehouse (every model rebuilt from all of bronze);
+- `nothing new`: `dbt build` once more on the incremental warehouse, with no new batch in the lake: what a
+  nightly build costs whatever the data (dbt's start-up, every node's own cost, the tests over whole
+  tables), the floor under the incremental build.
 
 Both are the whole build: every seed, model, snapshot, data test and unit test, each after a `dbt parse`
 with its own settings (untimed). The table gives the wall time of each command, dbt's own elapsed time,
 the time spent in models and snapshots alone and in tests (each node's time added up over dbt's threads),
 and the ratios incremental / full; below it, each build's slowest nodes.
 Writes `benchmarks/results/dbt_build.json`; each build's `run_results.json` stays in its work folder
-(`run_results-incremental.json`, `run_results-full.json`).
+(`run_results-incremental.json`, `run_results-full.json`, `run_results-nothing-new.json`).
 """
 
 from __future__ import annotations
@@ -83,13 +86,17 @@ def bench(scale: float, log: Path) -> dict:
     _run(["dbt", "parse", "--quiet"], env, log)
     incremental = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2),
                    **_dbt_times(work / "run_results-incremental.json")}
+    print(f"scale {scale:g}: nothing new ...", flush=True)
+    nothing_new = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2),
+                   **_dbt_times(work / "run_results-nothing-new.json")}
     print(f"scale {scale:g}: full rebuild ...", flush=True)
     full_env = {**env, "DUCKDB_PATH": str(work / "full-refresh.duckdb")}
     _run(["dbt", "parse", "--quiet"], full_env, log)
     full = {"wall_s": round(_run(["dbt", "build", "--full-refresh", "--quiet"], full_env, log), 2),
             **_dbt_times(work / "run_results-full.json")}
     return {
-        "scale": scale, "incremental": incremental, "full": full,
+        "scale": scale, "incremental": incremental, "full": full, "nothing_new": nothing_new,
+        "ratio_nothing_new_wall": round(nothing_new["wall_s"] / full["wall_s"], 3),
         "ratio_wall": round(incremental["wall_s"] / full["wall_s"], 3),
         "ratio_dbt_elapsed": round(incremental["dbt_elapsed_s"] / full["dbt_elapsed_s"], 3),
         "ratio_models": round(incremental["models_and_snapshots_s"] / full["models_and_snapshots_s"], 3),
@@ -109,16 +116,17 @@ def main(argv: list[str] | None = None) -> int:
     header = ("scale", "build", "wall s", "dbt elapsed s", "models+snapshots s", "tests s")
     print("\n| " + " | ".join(header) + " |\n|" + "---|" * len(header))
     for r in rows:
-        for name in ("full", "incremental"):
+        for name in ("full", "incremental", "nothing_new"):
             m = r[name]
             print(f"| {r['scale']:g} | {name} | {m['wall_s']} | {m['dbt_elapsed_s']} | {m['models_and_snapshots_s']} "
                   f"| {m['tests_s']} |")
         print(f"| {r['scale']:g} | incremental / full | {r['ratio_wall']} | {r['ratio_dbt_elapsed']} "
               f"| {r['ratio_models']} | {r['ratio_tests']} |")
+        print(f"| {r['scale']:g} | nothing new / full | {r['ratio_nothing_new_wall']} | | | |")
     nodes = rows[0]["full"]["nodes"]
     print(f"\nnodes per build: {nodes}")
     for r in rows:
-        for name in ("full", "incremental"):
+        for name in ("full", "incremental", "nothing_new"):
             print(f"slowest nodes, scale {r['scale']:g} {name} (s): {r[name]['slowest']}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "dbt_build.json"
