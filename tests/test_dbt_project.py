@@ -226,6 +226,9 @@ def test_an_incremental_bronze_build_opens_only_the_new_batches(tmp_path, monkey
     # manifest: it passes over night 1's broken files, and it is the newest manifest that says when
     fresh = run_cli("dbt", "source", "freshness").stdout
     assert fresh.count("PASS freshness of lake.") == 9, fresh[-3000:]
+    ages = [r["max_loaded_at_time_ago_in_s"]
+            for r in json.loads((PROJECT_ROOT / "target" / "sources.json").read_text())["results"]]
+    assert len(ages) == 9 and all(0 <= age < 3600 for age in ages), ages  # extracted minutes ago
     newest = tmp_path / "lake" / "bronze" / "Shipments" / "batch=000002" / "_manifest.json"
     manifest = json.loads(newest.read_text())
     manifest["extracted_at"] = (datetime.now(UTC) - timedelta(hours=60)).isoformat()

@@ -51,6 +51,13 @@ def test_the_project_builds_and_passes_its_tests_on_spark(data_dir: Path, source
     assert kinds.get("model", 0) >= 43 and kinds.get("test", 0) >= 200, kinds
     assert kinds.get("snapshot") == 4 and kinds.get("seed") == 4 and kinds.get("unit_test", 0) >= 6, kinds
     report("spark build (scale 0.05)", f"{sum(r['execution_time'] for r in results):.0f} s in nodes, {kinds}")
+    # source freshness, with the lake source's loaded_at_query as Spark SQL (max over the lake views)
+    fresh = run_cli("dbt", "source", "freshness", "--target", "spark", "--target-path", str(target_path),
+                    env_extra={"DBT_TARGET": "spark"}, check=False, timeout=600)
+    assert fresh.returncode == 0 and fresh.stdout.count("PASS freshness of lake.") == 9, fresh.stdout[-3000:]
+    ages = [r["max_loaded_at_time_ago_in_s"]
+            for r in json.loads((target_path / "sources.json").read_text())["results"]]
+    assert len(ages) == 9 and all(0 <= age < 3600 for age in ages), ages  # extracted minutes ago, in UTC
 
     tables = spark_tables(data_dir / "spark" / "warehouse")
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
