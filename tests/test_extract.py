@@ -216,9 +216,10 @@ def test_a_retyped_column_fails_the_table_naming_it(source_db: Path, tmp_path: P
 
 def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_server, tmp_path: Path):
     """A real PostgreSQL: the amounts are sent as BIGINT counts of cents and land as exactly the decimals the
-    source holds, at the edges of their types. An amount whose source scale changed is read as a decimal, and
-    fails the table naming the column when it holds a digit the contract has no room for; a table gone from
-    the catalog fails naming the table."""
+    source holds, at the edges of their types; a new source column, a decimal the contract does not know, is
+    read as it is and reported. An amount whose source scale changed is read as a decimal, and fails the table
+    naming the column when it holds a digit the contract has no room for; a table gone from the catalog fails
+    naming the table."""
     from decimal import Decimal
 
     import psycopg
@@ -239,6 +240,8 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
         for key, (weight, cost) in amounts.items():
             con.execute(f'insert into dbo."{t.name}" ("ShipmentID", "WeightKg", "FreightCost", "ModifiedAt") '
                         "values (%s, %s, %s, timestamp '2025-06-01 10:00:00')", (key, weight, cost))
+        con.execute(f'alter table dbo."{t.name}" add column "InsuredValue" numeric(18,2)')
+        con.execute(f'update dbo."{t.name}" set "InsuredValue" = 1234.5 where "ShipmentID" = 5')
     sent: list[str] = []
 
     def reader(url_, sql, batch_size):
@@ -246,14 +249,16 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
         return read_arrow(url_, sql, batch_size)
 
     lake = Lake(tmp_path / "lake")
-    extract_table(t, source_url, lake, reader=reader)
+    assert extract_table(t, source_url, lake, reader=reader).new_columns == ["InsuredValue"]
     assert any('CAST("WeightKg" * 100 AS BIGINT) AS "WeightKg"' in sql and
-               'CAST("FreightCost" * 100 AS BIGINT) AS "FreightCost"' in sql for sql in sent), sent
+               'CAST("FreightCost" * 100 AS BIGINT) AS "FreightCost"' in sql and
+               '"ModifiedAt", "InsuredValue" FROM' in sql for sql in sent), sent
     rows = landed(lake, t.name).sort_by("ShipmentID")
     assert rows.schema.field("WeightKg").type == pa.decimal128(12, 2)
     assert rows.schema.field("FreightCost").type == pa.decimal128(18, 2)
     got = {r["ShipmentID"]: (r["WeightKg"], r["FreightCost"]) for r in rows.to_pylist()}
     assert got == {k: tuple(None if v is None else Decimal(v) for v in pair) for k, pair in amounts.items()}
+    assert rows.column("InsuredValue").to_pylist() == [None] * 4 + [Decimal("1234.5")]
 
     with psycopg.connect(source_url) as con:  # the source now keeps grams: a third decimal digit
         con.execute(f'alter table dbo."{t.name}" alter column "WeightKg" type numeric(13,3)')
