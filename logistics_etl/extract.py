@@ -321,10 +321,8 @@ def extract_table(
             low = max(low, since + 1)
         if low is not None:
             key_ranges = queries.split_key_range(low, high, parallel) or [None]
-    sqls = [queries.changed_rows(table, dialect, since, r, columns=columns) for r in key_ranges]
-    if page_rows:
-        sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows), columns=columns)
-                for r in key_ranges]
+    sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows) if page_rows else None,
+                                 columns=columns) for r in key_ranges]
     log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),
              sqls[0] if len(sqls) == 1 else f"{len(sqls)} key ranges in parallel, e.g. {sqls[0]}")
     counter = _Progress(table.name, progress)

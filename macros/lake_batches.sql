@@ -13,16 +13,15 @@
     new_batches_only(). -#}
 {% macro lake_batches(table_name) -%}
     {%- set lake = source('lake', table_name) -%}
-    {%- set folder = env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/' ~ table_name -%}
     {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
         {%- set loaded = run_query('select coalesce(max(batch_id), 0) from ' ~ this).columns[0].values()[0] -%}
-        {%- set committed = listed_batches(folder) -%}
+        {%- set committed = listed_batches(table_name) -%}
         {%- if committed -%}
             {%- set parts = [] -%}
             {%- for batch_id in committed | select('>', loaded) | list or committed[-1:] -%}
-                {%- do parts.append(folder ~ '/batch=' ~ '%06d' % batch_id ~ '/part-*.parquet') -%}
+                {%- do parts.append(batch_folder(table_name, batch_id) ~ '/part-*.parquet') -%}
             {%- endfor -%}
-            {%- set lake = with_lake_files(lake, folder ~ '/batch=*/part-*.parquet', parts) -%}
+            {%- set lake = with_lake_files(lake, lake_folder(table_name) ~ '/batch=*/part-*.parquet', parts) -%}
         {%- endif -%}
         {{- return('(select * from ' ~ lake ~ ' where _batch_id > ' ~ loaded ~ ')') -}}
     {%- endif -%}
@@ -42,7 +41,7 @@
     {%- if not is_incremental() -%}
         {{- return(manifests) -}}
     {%- endif -%}
-    {%- set pattern = env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/*/batch=*/_manifest.json' -%}
+    {%- set pattern = lake_folder('*') ~ '/batch=*/_manifest.json' -%}
     {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
         {%- set listed = run_query(
             "select file, exists (select 1 from " ~ this ~ " as read_before "
@@ -65,12 +64,22 @@
     ) -}}
 {%- endmacro %}
 
+{#- A lake table's folder (`*` for every table's), as the lake sources spell
+    it in _bronze.yml; and one batch's folder in it. -#}
+{% macro lake_folder(table_name) -%}
+    {{- return(env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/' ~ table_name) -}}
+{%- endmacro %}
+
+{% macro batch_folder(table_name, batch_id) -%}
+    {{- return(lake_folder(table_name) ~ '/batch=' ~ '%06d' % batch_id) -}}
+{%- endmacro %}
+
 {#- Batch ids of a lake table's committed batches (the folders holding a
     `_manifest.json`), in order: one listing of the folder, no file read. -#}
-{% macro listed_batches(folder) -%}
+{% macro listed_batches(table_name) -%}
     {{- return(run_query(
         "select distinct cast(regexp_extract(file, 'batch=([0-9]+)/', 1) as bigint) "
-        ~ "from glob('" ~ folder ~ "/batch=*/_manifest.json') order by 1"
+        ~ "from glob('" ~ lake_folder(table_name) ~ "/batch=*/_manifest.json') order by 1"
     ).columns[0].values() | list) -}}
 {%- endmacro %}
 
@@ -99,13 +108,12 @@
     after a year, each a few requests on Azure). Elsewhere, and for a table
     with no committed batch yet: the max over the source. -#}
 {% macro lake_extracted_at(table_name) -%}
-    {%- set root = env_var('LAKE_ROOT', 'data/lake') -%}
     {%- if execute and target.type == 'duckdb' -%}
-        {%- set committed = listed_batches(root ~ '/bronze/' ~ table_name) -%}
+        {%- set committed = listed_batches(table_name) -%}
         {%- if committed -%}
-            {%- set newest = root ~ '/bronze/' ~ table_name ~ '/batch=' ~ '%06d' % committed[-1] ~ '/_manifest.json' -%}
-            {%- set manifest = with_lake_files(
-                source('lake_audit', 'manifests'), root ~ '/bronze/*/batch=*/_manifest.json', [newest]) -%}
+            {%- set manifest = with_lake_files(source('lake_audit', 'manifests'),
+                lake_folder('*') ~ '/batch=*/_manifest.json',
+                [batch_folder(table_name, committed[-1]) ~ '/_manifest.json']) -%}
             {{- return('select max(extracted_at) from ' ~ manifest ~ ' as newest_manifest') -}}
         {%- endif -%}
     {%- endif -%}
