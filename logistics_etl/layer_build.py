@@ -10,44 +10,66 @@ per-model sensors read) and changes only how events reach Airflow:
 
 - dbt's callback keeps the events a sensor or the log needs (a node finished, an error, the dbt and
   adapter versions) and queues them; every other event costs one name lookup;
-- one publisher thread hands them to cosmos's own parser, which pushes the same XComs a node's last
-  event would have left (its status, the aggregate of its tests, its timing and message); a finished
-  data test only adds to its model's aggregate, which is all a sensor reads of it;
+- one publisher thread reports them: a finished model, seed or snapshot as **one** XCom, cosmos's status
+  key holding what cosmos spreads over three (the status and outlets, dbt's timing and message, the
+  compiled SQL); a finished data test only adds to its model's aggregate, which is all a sensor reads of
+  it; every other event (errors, skips after a failure, start-up lines) goes to cosmos's own parser;
 - dbt prints its usual text log (`--log-format text`), so the task log reads like a terminal run.
 
 The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
-each data test's own event: the sensors read tests only through their model's aggregate.
+each data test's own event: the sensors read tests only through their model's aggregate. The compiled
+SQL is read from where dbt writes it for this project (`target/compiled/<package>/<model path>/...`):
+cosmos looks under `models/` only, so with `model-paths: ["dbt_project"]` it found none and logged a
+warning per model.
 
-`ReportedStatusPoke` is the other side: on a first try the per-model sensors read only what the build
-reported of their node (status, compiled SQL, dbt's message), not also the producer task's state and (model
-sensors) dbt's start-up events: one or two Airflow API calls fewer for each of the 102 sensors.
+`ReportedStatusPoke` is the other side: on a first try a model's sensor reads that one XCom and a tests'
+sensor its model's test aggregate, and decides: one Airflow API request each, where cosmos's `poke` makes
+four or five (the producer task's state, dbt's start-up events, the status, the compiled SQL, dbt's event).
+cosmos's own `poke` still reads everything it needs from the same keys (the extra fields of the status
+are ignored), and takes over on a retry or when a node was not reported. (The deferrable sensors'
+trigger would miss the separate event and SQL keys; the DAG's sensors are not deferrable.)
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import logging
 import queue
 import threading
+from pathlib import Path
 from typing import Any
 
+import yaml
 from airflow.exceptions import AirflowException
 from cosmos.airflow.compatibility import AirflowSkipException
-from cosmos.operators._watcher.aggregation import push_test_result_or_aggregate
-from cosmos.operators._watcher.base import _DBT_ERROR_EVENTS_TYPES, BaseConsumerSensor
+from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key, push_test_result_or_aggregate
+from cosmos.operators._watcher.base import (
+    _DBT_ERROR_EVENTS_TYPES,
+    BaseConsumerSensor,
+    _ensure_subprocess_model_outlet_uris,
+    _process_dbt_log_event,
+    _rewrite_upstream_failure_skip_status,
+)
 from cosmos.operators._watcher.state import (
     DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES,
     _log_dbt_event,
     get_dbt_event_xcom_key,
+    get_status_xcom_key,
     get_xcom_val,
     is_dbt_node_status_skipped,
     is_dbt_node_status_success,
+    safe_xcom_push,
 )
 from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
 from logistics_etl.collector import freeze_what_exists
 
+log = logging.getLogger(__name__)
+
+# the nodes with a sensor of their own, each reported as one XCom (`_report_finished_node`)
+REPORTED_NODES = frozenset({"model", "seed", "snapshot"})
 # what the sensors read: a node's final status, why it failed or was skipped, and dbt's start-up lines
 REPORTED_EVENTS = frozenset({"NodeFinished", "MainReportVersion", "AdapterRegistered"}
                             | _DBT_ERROR_EVENTS_TYPES | DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES)
@@ -71,10 +93,14 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             if event.info.name in REPORTED_EVENTS:
                 events.put(MessageToJson(event, preserving_proto_field_name=True))
 
+        compiled = _CompiledSql(cwd)
+
         def publish() -> None:
             while (line := events.get()) is not None:
                 try:
-                    if not self._report_finished_test(line, context):
+                    event = json.loads(line)
+                    if not (self._report_finished_test(event, context)
+                            or self._report_finished_node(event, context, compiled, cwd)):
                         parse(line, where)
                 except Exception as exc:  # reported after the build, as cosmos's own callback does
                     self.log.exception("could not report a dbt event to Airflow")
@@ -94,11 +120,10 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             raise errors[0]
         return result
 
-    def _report_finished_test(self, line: str, context: Any) -> bool:
+    def _report_finished_test(self, event: dict, context: Any) -> bool:
         """A data test finished: only its model's aggregate is read (by the model's `test` sensor), so push
         that alone. Cosmos's parser would also push the test's own event, which no task reads (219 API
         calls a run). A test skipped after an upstream failure goes through the parser, which fails it."""
-        event = json.loads(line)
         node = event.get("data", {}).get("node_info") or {}
         if event.get("info", {}).get("name") != "NodeFinished" or node.get("resource_type") != "test":
             return False
@@ -109,6 +134,61 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         push_test_result_or_aggregate(unique_id, status, self.tests_per_model, self.test_results_per_model,
                                       context["ti"])
         return True
+
+    def _report_finished_node(self, event: dict, context: Any, compiled: _CompiledSql, project_dir: str) -> bool:
+        """A model, seed or snapshot finished: push one XCom under cosmos's status key with the status (a skip
+        after an upstream failure turned into a failure, as cosmos's parser does), the outlets, dbt's event
+        (timing and message, as cosmos builds it) and the compiled SQL. Its sensor reads just that."""
+        node = event.get("data", {}).get("node_info") or {}
+        if event.get("info", {}).get("name") != "NodeFinished" or node.get("resource_type") not in REPORTED_NODES:
+            return False
+        unique_id = node["unique_id"]
+        status = _rewrite_upstream_failure_skip_status(event, unique_id, node.get("node_status"),
+                                                       self._upstream_failure_skipped_ids)
+        outlet_uris: list[str] = []
+        if self._should_generate_model_uris:
+            _ensure_subprocess_model_outlet_uris(self._model_outlet_uris, self._dataset_namespace, project_dir)
+            outlet_uris = self._model_outlet_uris.get(unique_id, [])
+        dbt_event = _Pushed()
+        _process_dbt_log_event(dbt_event, event)  # cosmos's shape of the event, kept rather than pushed
+        report = {"status": status, "outlet_uris": outlet_uris,
+                  "dbt_event": dbt_event.values.get(get_dbt_event_xcom_key(unique_id)),
+                  "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
+        safe_xcom_push(task_instance=context["ti"], key=get_status_xcom_key(unique_id), value=report)
+        return True
+
+
+class _Pushed:
+    """Stands in for a task instance to keep what cosmos's helpers would push."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+
+    def xcom_push(self, key: str, value: Any) -> None:
+        self.values[key] = value
+
+
+class _CompiledSql:
+    """A model's compiled SQL, from `target/compiled/<package>/<model path>/<node path>` in the project that
+    dbt ran in (the model paths read from its `dbt_project.yml` once)."""
+
+    def __init__(self, project_dir: str) -> None:
+        self.project_dir = Path(project_dir)
+        self._model_paths: list[str] | None = None
+
+    def of(self, unique_id: str, node_path: str | None, resource_type: str | None) -> str | None:
+        if resource_type != "model" or not node_path:
+            return None
+        if self._model_paths is None:
+            project = yaml.safe_load((self.project_dir / "dbt_project.yml").read_text()) or {}
+            self._model_paths = list(project.get("model-paths") or ["models"])
+        package = unique_id.split(".", 2)[1]
+        for model_path in self._model_paths:
+            path = self.project_dir / "target" / "compiled" / package / model_path / node_path
+            if path.is_file():
+                return path.read_text(encoding="utf-8").strip() or None
+        log.warning("no compiled SQL for %s under %s", unique_id, self.project_dir / "target" / "compiled")
+        return None
 
 
 def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
@@ -122,25 +202,36 @@ def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
 
 
 class ReportedStatusPoke:
-    """For cosmos's watcher sensors (mixed in before the sensor's class): a first try that finds its node's
-    status reported reads just that, its compiled SQL and its dbt event, as cosmos's `poke` does, and
-    decides. It skips the two other calls cosmos's `poke` makes first, each an Airflow API request: the
-    producer task's state (used only on a retry or before the node is reported) and dbt's start-up events
-    (logged at debug level). A retry, or a node not reported yet, takes cosmos's own `poke`."""
+    """For cosmos's watcher sensors (mixed in before the sensor's class): a first try that finds its node
+    reported decides on that one XCom (see the module's docstring): a model's sensor reads the status that
+    `LayerBuildProducer` pushed with dbt's event and the compiled SQL in it, logs the event and shows the SQL
+    as the task's rendered `compiled_sql`; a tests' sensor reads its model's test aggregate. A retry, or a
+    node not reported yet, takes cosmos's own `poke`."""
 
     def poke(self, context: Any) -> bool:
         ti = context["ti"]
-        status = self._get_node_status(ti, context) if ti.try_number == 1 else None
-        if status is None:
+        report = self._reported(ti) if ti.try_number == 1 else None
+        if report is None:
             return super().poke(context)
-        self._cache_compiled_sql(ti, context)
-        _log_dbt_event(get_xcom_val(ti, self.producer_task_id, get_dbt_event_xcom_key(self.model_unique_id)))
+        status = report
+        if isinstance(report, dict):  # a model's, seed's or snapshot's one XCom
+            status, self._outlet_uris = report.get("status"), report.get("outlet_uris", [])
+            if report.get("compiled_sql") and hasattr(self, "_override_rtif"):
+                self.compiled_sql = report["compiled_sql"]
+                self._override_rtif(context)
+            _log_dbt_event(report.get("dbt_event"))
         if is_dbt_node_status_skipped(status):
             raise AirflowSkipException(f"{self._resource_label} '{self.model_unique_id}' was skipped by the dbt "
                                        "command.")
         if is_dbt_node_status_success(status):
             return True
         raise AirflowException(f"{self._resource_label} '{self.model_unique_id}' finished with status '{status}'")
+
+    def _reported(self, ti: Any) -> Any:
+        """What the build reported of this sensor's node (one API request), or None if it has not."""
+        key = (get_tests_status_xcom_key(self.model_unique_id) if self.is_test_sensor
+               else get_status_xcom_key(self.model_unique_id))
+        return get_xcom_val(ti, self.producer_task_id, key)
 
 
 _LEAN_SENSORS: dict[type, type] = {}
