@@ -8,11 +8,12 @@ reports its own wall time and peak RSS, `--repeat` times, the methods interleave
 each method's fastest run counts (this 2-core VM shares its host: the same run
 varied by up to 1.5x between rounds), with the highest peak RSS of its runs:
 
-- `streaming`: `logistics_etl.extract.extract_table` (connectorx Arrow batches -> zstd Parquet, with the
-  catalog query, key snapshot and manifest it always makes; PostgreSQL read with connectorx's `cursor`
-  protocol, the amounts sent as scaled integers);
-  `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-2`: `streaming`
-  with two key ranges read at once;
+- `streaming`: `logistics_etl.extract.extract_table` as the project runs it (connectorx Arrow batches ->
+  zstd Parquet, with the catalog query, key snapshot and manifest it always makes; PostgreSQL read with
+  connectorx's `cursor` protocol, the amounts sent as scaled integers; a full read of a table of at least
+  2 million keys, here ShipmentEvents, in two key ranges);
+  `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-1`: one
+  statement, never key ranges; `streaming-2`: two key ranges whatever the table's size;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
 
 Then the two Parquet outputs are compared row for row (same row count, same
@@ -43,13 +44,14 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
         from logistics_etl.lake import Lake
 
         parallel = 2 if method == "streaming-2" else 1
+        one_range = {"full_read_parallel": 1} if method == "streaming-1" else {}
         protocol = "binary" if method == "streaming-binary" else "cursor"
 
         def reader(url_, sql, batch_size):
             return read_arrow(url_, sql, batch_size, pg_protocol=protocol)
 
         rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, parallel=parallel,
-                             reader=reader).rows
+                             reader=reader, **one_range).rows
     else:
         import pandas as pd
         import sqlalchemy
@@ -143,7 +145,7 @@ def main() -> int:
     p.add_argument("--port", type=int, default=55439)
     p.add_argument("--repeat", type=int, default=3, help="runs of each method, interleaved; the best counts")
     p.add_argument("--keep-server", action="store_true", help="leave PostgreSQL running afterwards")
-    p.add_argument("--worker", choices=["streaming", "streaming-2", "streaming-binary", "pandas"],
+    p.add_argument("--worker", choices=["streaming", "streaming-1", "streaming-2", "streaming-binary", "pandas"],
                    help=argparse.SUPPRESS)
     p.add_argument("--table", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
@@ -162,7 +164,7 @@ def main() -> int:
     rows_out = []
     try:
         for table in args.tables.split(","):
-            methods = ("pandas", "streaming-binary", "streaming", "streaming-2")
+            methods = ("pandas", "streaming-binary", "streaming", "streaming-1", "streaming-2")
             out = {m: WORK / "out" / table / m for m in methods}
             runs: dict[str, list[dict]] = {m: [] for m in methods}
             for rep in range(args.repeat):  # interleaved, so a noisy minute hits every method alike

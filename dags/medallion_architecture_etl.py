@@ -201,6 +201,8 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     result = extract_table(get_table(table_name), resolve_source_url(settings), open_lake(settings),
                            full_refresh=bool(params.get("full_refresh")), batch_size=settings.batch_size,
                            parallel=settings.extract_parallelism,
+                           full_read_parallel=settings.full_read_parallelism,
+                           parallel_min_keys=settings.parallel_min_keys,
                            page_rows=settings.extract_page_rows, run_id=run_id or "")
     return result.as_dict()
 

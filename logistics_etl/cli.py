@@ -66,6 +66,8 @@ def cmd_extract(args, settings: Settings) -> int:
     for table in tables:
         r = extract_table(table, url, lake, full_refresh=args.full_refresh, batch_size=args.batch_size or
                           settings.batch_size, parallel=args.parallel or settings.extract_parallelism,
+                          full_read_parallel=settings.full_read_parallelism,
+                          parallel_min_keys=settings.parallel_min_keys,
                           page_rows=settings.extract_page_rows if args.page_rows is None else args.page_rows,
                           progress=(lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else None)
         clear = "\r\033[K" if tty else ""

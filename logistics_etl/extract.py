@@ -26,6 +26,7 @@ from logistics_etl import queries, watermarks
 from logistics_etl.conform import SchemaDriftError, conform
 from logistics_etl.contract import Table
 from logistics_etl.lake import KEYS_FILE, Lake, Manifest, delta_encoding, write_keys
+from logistics_etl.settings import FULL_READ_PARALLEL, PARALLEL_MIN_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -280,14 +281,17 @@ def extract_table(
     key_overlap: int = DEFAULT_KEY_OVERLAP,
     run_id: str = "",
     parallel: int = 1,
+    full_read_parallel: int = FULL_READ_PARALLEL,
+    parallel_min_keys: int = PARALLEL_MIN_KEYS,
     page_rows: int = 0,
     reader: Callable[[str, str | list[str], int], pa.RecordBatchReader] = read_arrow,
     progress: Callable[[str, int], None] | None = None,
 ) -> ExtractResult:
     """Land one table's changed rows as one committed batch.
 
-    `parallel` > 1 reads that many key ranges at once (one reader over all of them, see read_arrow);
-    `page_rows` > 0 reads each range as keyset pages of that many rows (one short statement per page, in key
+    `parallel` > 1 reads that many key ranges at once (one reader over all of them, see read_arrow); a full
+    read of a table whose keys span at least `parallel_min_keys` reads `full_read_parallel` ranges when that
+    is more; `page_rows` > 0 reads each range as keyset pages of that many rows (one short statement per page, in key
     order, a thread per range) instead of one long statement."""
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
@@ -315,12 +319,17 @@ def extract_table(
     dedupe_cols = [table.key] if table.append_only else [table.key, table.watermark_column]
     landed = _landed_versions(lake, table, manifests, since) if mode == "incremental" else None
     key_ranges: list[tuple[int | None, int | None] | None] = [None]
-    if parallel > 1:
-        low, high = _key_bounds(source_url, table, dialect, keys, reader)
+    ranges, bounds = parallel, None
+    if mode == "full" and full_read_parallel > parallel:
+        bounds = _key_bounds(source_url, table, dialect, keys, reader)
+        if bounds[0] is not None and bounds[1] - bounds[0] + 1 >= parallel_min_keys:
+            ranges = full_read_parallel
+    if ranges > 1:
+        low, high = bounds or _key_bounds(source_url, table, dialect, keys, reader)
         if table.append_only and since is not None and low is not None:
             low = max(low, since + 1)
         if low is not None:
-            key_ranges = queries.split_key_range(low, high, parallel) or [None]
+            key_ranges = queries.split_key_range(low, high, ranges) or [None]
     sqls = [queries.changed_rows(table, dialect, since, r, page=(None, page_rows) if page_rows else None,
                                  columns=columns) for r in key_ranges]
     log.info("table %s: batch %s (%s) from %s: %s", table.name, batch_id, mode, queries.redact(source_url),

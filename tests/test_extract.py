@@ -9,6 +9,7 @@ from datetime import UTC
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -377,6 +378,26 @@ def test_parallel_key_ranges_land_the_same_rows(source, source_db: Path, tmp_pat
         assert _landed_in_order(serial, t).equals(_landed_in_order(parallel, t)), t.name
     ranged = [s for s in statements if isinstance(s, list)]
     assert len(ranged) == 2 * len(TABLES) and all(len(s) == 3 for s in ranged), "one reader, three ranges"
+
+
+def test_a_full_read_of_a_big_table_reads_two_key_ranges_and_a_change_day_one(source, source_db: Path,
+                                                                             tmp_path: Path):
+    """By default a full read of a table whose keys span at least `parallel_min_keys` reads two key ranges at
+    once (FULL_READ_PARALLEL); smaller tables and incremental reads stay one statement. Lowered to 1,000 keys
+    here, the first load reads the bigger tables in two ranges and lands what one statement lands."""
+    one, auto = Lake(tmp_path / "one"), Lake(tmp_path / "auto")
+    statements = _land_two_days(source, source_db, [(one, {"full_read_parallel": 1}),
+                                                   (auto, {"parallel_min_keys": 1_000})])
+    big = set()
+    for t in TABLES:
+        assert _landed_in_order(one, t).equals(_landed_in_order(auto, t)), t.name
+        first = landed(one, t.name).filter(pc.equal(pc.field("_batch_id"), 1)).column(t.key)
+        if pc.max(first).as_py() - pc.min(first).as_py() + 1 >= 1_000:
+            big.add(t.name)
+    assert big and len(big) < len(TABLES), big
+    ranged = [s for s in statements if isinstance(s, list)]  # one reader given both ranges of a table
+    assert len(ranged) == len(big) and all(len(s) == 2 for s in ranged), ranged
+    assert {t.name for t in TABLES if any(f'"{t.name}"' in s[0] for s in ranged)} == big
 
 
 def test_keyset_pages_land_the_same_rows(source, source_db: Path, tmp_path: Path):
