@@ -1,6 +1,6 @@
 """Extract benchmark: our streaming extract vs. the baseline a user would write, in the same run.
 
-    uv run python -m benchmarks.extract [--scale 10] [--tables Shipments,ShipmentEvents] [--repeat 3]
+    uv run python -m benchmarks.extract [--scale 10] [--tables Shipments,ShipmentEvents] [--repeat 5]
 
 Source: a real PostgreSQL server (started by the project) holding the stand-in
 at the given scale. For each table, each method runs in a fresh process that
@@ -143,7 +143,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--tables", default="Shipments,ShipmentEvents")
     p.add_argument("--port", type=int, default=55439)
-    p.add_argument("--repeat", type=int, default=3, help="runs of each method, interleaved; the best counts")
+    p.add_argument("--repeat", type=int, default=5, help="runs of each method, interleaved; the best counts")
     p.add_argument("--keep-server", action="store_true", help="leave PostgreSQL running afterwards")
     p.add_argument("--worker", choices=["streaming", "streaming-1", "streaming-2", "streaming-binary", "pandas"],
                    help=argparse.SUPPRESS)

@@ -172,7 +172,7 @@ def _layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
     return group
 
 
-@task
+@task(multiple_outputs=False)  # one XCom (its return value), not one more per key: no task reads them apart
 def check_configuration() -> dict:
     """Read the Variables `environment` and `spark_config` and the connections this run uses, now (at run
     time), and fail naming the one that is missing or malformed. Returns them without any secret."""
