@@ -8,12 +8,13 @@ made the three layer builds 2.7x slower than the same `dbt build` run plain.
 `LayerBuildProducer` keeps cosmos's producer (its command, selection, retries, the XCom keys the
 per-model sensors read) and changes only how events reach Airflow:
 
-- dbt's callback keeps the events a sensor or the log needs (a node finished, an error, the dbt and
-  adapter versions) and queues them; every other event costs one name lookup;
+- dbt's callback keeps the events a sensor needs (a node finished, an error, a skip after a failure)
+  and queues them; every other event costs one name lookup;
 - one publisher thread reports them: a finished model, seed or snapshot as **one** XCom, cosmos's status
   key holding what cosmos spreads over three (the status and outlets, dbt's timing and message, the
   compiled SQL); a finished data test only adds to its model's aggregate, which is all a sensor reads of
-  it; every other event (errors, skips after a failure, start-up lines) goes to cosmos's own parser;
+  it; a finished unit test is not reported (no task reads it); errors and skips after a failure go to
+  cosmos's own parser;
 - dbt prints its usual text log (`--log-format text`), so the task log reads like a terminal run.
 
 The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
@@ -70,9 +71,10 @@ log = logging.getLogger(__name__)
 
 # the nodes with a sensor of their own, each reported as one XCom (`_report_finished_node`)
 REPORTED_NODES = frozenset({"model", "seed", "snapshot"})
-# what the sensors read: a node's final status, why it failed or was skipped, and dbt's start-up lines
-REPORTED_EVENTS = frozenset({"NodeFinished", "MainReportVersion", "AdapterRegistered"}
-                            | _DBT_ERROR_EVENTS_TYPES | DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES)
+# what the sensors read: a node's final status, and why it failed or was skipped. Not dbt's start-up lines
+# (its version and adapter): cosmos keeps them in an XCom (read and written again per line) that only its
+# own `poke` logs, at debug level; they are in the build's task log anyway.
+REPORTED_EVENTS = frozenset({"NodeFinished"} | _DBT_ERROR_EVENTS_TYPES | DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES)
 
 
 class LayerBuildProducer(DbtProducerWatcherOperator):
@@ -99,7 +101,7 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             while (line := events.get()) is not None:
                 try:
                     event = json.loads(line)
-                    if not (self._report_finished_test(event, context)
+                    if not (_finished_unit_test(event) or self._report_finished_test(event, context)
                             or self._report_finished_node(event, context, compiled, cwd)):
                         parse(line, where)
                 except Exception as exc:  # reported after the build, as cosmos's own callback does
@@ -156,6 +158,13 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                   "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
         safe_xcom_push(task_instance=context["ti"], key=get_status_xcom_key(unique_id), value=report)
         return True
+
+
+def _finished_unit_test(event: dict) -> bool:
+    """A unit test finished: not reported, no task reads it. (When one fails, dbt skips its model, whose
+    task then fails; the unit test's failure is in the build's log.)"""
+    node = event.get("data", {}).get("node_info") or {}
+    return event.get("info", {}).get("name") == "NodeFinished" and node.get("resource_type") == "unit_test"
 
 
 class _Pushed:
