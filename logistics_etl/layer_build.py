@@ -101,8 +101,13 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             while (line := events.get()) is not None:
                 try:
                     event = json.loads(line)
-                    if not (_finished_unit_test(event) or self._report_finished_test(event, context)
-                            or self._report_finished_node(event, context, compiled, cwd)):
+                    node = _finished_node(event)
+                    kind = node.get("resource_type") if node else None
+                    if kind == "unit_test":  # no task reads it: when one fails, dbt skips its model (whose
+                        continue             # task fails), and the failure is in the build's log
+                    if kind in REPORTED_NODES:
+                        self._report_finished_node(event, node, context, compiled, cwd)
+                    elif not (kind == "test" and self._report_finished_test(node, context)):
                         parse(line, where)
                 except Exception as exc:  # reported after the build, as cosmos's own callback does
                     self.log.exception("could not report a dbt event to Airflow")
@@ -122,13 +127,10 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             raise errors[0]
         return result
 
-    def _report_finished_test(self, event: dict, context: Any) -> bool:
+    def _report_finished_test(self, node: dict, context: Any) -> bool:
         """A data test finished: only its model's aggregate is read (by the model's `test` sensor), so push
         that alone. Cosmos's parser would also push the test's own event, which no task reads (219 API
         calls a run). A test skipped after an upstream failure goes through the parser, which fails it."""
-        node = event.get("data", {}).get("node_info") or {}
-        if event.get("info", {}).get("name") != "NodeFinished" or node.get("resource_type") != "test":
-            return False
         status, unique_id = node.get("node_status"), node.get("unique_id")
         if not self.tests_per_model or (is_dbt_node_status_skipped(status)
                                         and unique_id in self._upstream_failure_skipped_ids):
@@ -137,13 +139,11 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                                       context["ti"])
         return True
 
-    def _report_finished_node(self, event: dict, context: Any, compiled: _CompiledSql, project_dir: str) -> bool:
+    def _report_finished_node(self, event: dict, node: dict, context: Any, compiled: _CompiledSql,
+                              project_dir: str) -> None:
         """A model, seed or snapshot finished: push one XCom under cosmos's status key with the status (a skip
         after an upstream failure turned into a failure, as cosmos's parser does), the outlets, dbt's event
         (timing and message, as cosmos builds it) and the compiled SQL. Its sensor reads just that."""
-        node = event.get("data", {}).get("node_info") or {}
-        if event.get("info", {}).get("name") != "NodeFinished" or node.get("resource_type") not in REPORTED_NODES:
-            return False
         unique_id = node["unique_id"]
         status = _rewrite_upstream_failure_skip_status(event, unique_id, node.get("node_status"),
                                                        self._upstream_failure_skipped_ids)
@@ -157,14 +157,13 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                   "dbt_event": dbt_event.values.get(get_dbt_event_xcom_key(unique_id)),
                   "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
         safe_xcom_push(task_instance=context["ti"], key=get_status_xcom_key(unique_id), value=report)
-        return True
 
 
-def _finished_unit_test(event: dict) -> bool:
-    """A unit test finished: not reported, no task reads it. (When one fails, dbt skips its model, whose
-    task then fails; the unit test's failure is in the build's log.)"""
-    node = event.get("data", {}).get("node_info") or {}
-    return event.get("info", {}).get("name") == "NodeFinished" and node.get("resource_type") == "unit_test"
+def _finished_node(event: dict) -> dict | None:
+    """The node of a `NodeFinished` event (dbt's `node_info`), None for any other event."""
+    if event.get("info", {}).get("name") != "NodeFinished":
+        return None
+    return event.get("data", {}).get("node_info") or None
 
 
 class _Pushed:
