@@ -40,8 +40,9 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
     started = time.perf_counter()
     if method.startswith("streaming"):
         from logistics_etl.contract import get_table
-        from logistics_etl.extract import extract_table, read_arrow
+        from logistics_etl.extract import extract_table
         from logistics_etl.lake import Lake
+        from logistics_etl.source import read_arrow
 
         parallel = 2 if method == "streaming-2" else 1
         one_range = {"full_read_parallel": 1} if method == "streaming-1" else {}

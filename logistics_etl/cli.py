@@ -26,10 +26,37 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl import generator
+from logistics_etl.conform import SchemaDriftError
 from logistics_etl.lake import LakeError
+from logistics_etl.queries import SourceURLError
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
+from logistics_etl.source import SourceError
 
 DAG_ID = "medallion_architecture_etl"
+
+
+def _at_least(minimum: int):
+    """An argparse type: a whole number >= minimum (argparse names the option in its error)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
+        return value
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
+def _positive_scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
 
 
 def _sqlite_path(settings: Settings, override: str | None) -> Path:
@@ -284,9 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("source", help="generate, advance or inspect the embedded LogisticsDB stand-in")
     s.add_argument("action", choices=["generate", "advance", "status"])
-    s.add_argument("--scale", type=float, default=1.0, help="1 = 100k orders and shipments, 500k events")
+    s.add_argument("--scale", type=_positive_scale, default=1.0, help="1 = 100k orders and shipments, 500k events")
     s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--days", type=int, default=1, help="change days to apply (advance)")
+    s.add_argument("--days", type=_at_least(1), default=1, help="change days to apply (advance)")
     s.add_argument("--force", action="store_true", help="replace an existing stand-in (generate)")
     s.add_argument("--source", help="sqlite:///path of the stand-in (default: LOGISTICS_SOURCE_URL or data/)")
     s.set_defaults(func=cmd_source)
@@ -297,9 +324,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://..., "
                    "or airflow://<conn_id> (e.g. airflow://sql_server_default)")
     e.add_argument("--lake", help="lake folder or abfs://<container>/<path> (default: LAKE_ROOT or data/lake)")
-    e.add_argument("--batch-size", type=int, help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
-    e.add_argument("--parallel", type=int, help="key ranges read at once (default: LOGISTICS_EXTRACT_PARALLELISM)")
-    e.add_argument("--page-rows", type=int, help="read in keyset pages of this many rows, 0 = one statement "
+    e.add_argument("--batch-size", type=_at_least(1), help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
+    e.add_argument("--parallel", type=_at_least(1),
+                   help="key ranges read at once (default: LOGISTICS_EXTRACT_PARALLELISM)")
+    e.add_argument("--page-rows", type=_at_least(0), help="read in keyset pages of this many rows, 0 = one statement "
                    "(default: LOGISTICS_EXTRACT_PAGE_ROWS)")
     e.set_defaults(func=cmd_extract)
 
@@ -314,10 +342,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_airflow)
 
     r = sub.add_parser("run", help="run the whole DAG on the embedded defaults, then print the gold summary")
-    r.add_argument("--scale", type=float, default=1.0, help="scale of a newly generated stand-in")
+    r.add_argument("--scale", type=_positive_scale, default=1.0, help="scale of a newly generated stand-in")
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--date", type=date.fromisoformat, help="logical date (default: the source's clock)")
-    r.add_argument("--retries", type=int, default=0,
+    r.add_argument("--retries", type=_at_least(0), default=0,
                    help="task retries for this local run (default 0: fail fast; the DAG's own default is 3)")
     r.set_defaults(func=cmd_run)
 
@@ -350,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     h = sub.add_parser("history", help="committed extract batches per table, newest last")
     h.add_argument("--tables", help="comma-separated source tables")
-    h.add_argument("--last", type=int, default=5, help="batches per table")
+    h.add_argument("--last", type=_at_least(1), default=5, help="batches per table")
     h.set_defaults(func=cmd_history)
     return p
 
@@ -361,7 +389,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, load_settings())
-    except (ConfigError, LakeError, generator.StandInError, KeyError, FileNotFoundError) as exc:
+    except (ConfigError, LakeError, SourceError, SourceURLError, SchemaDriftError, generator.StandInError, KeyError,
+            FileNotFoundError) as exc:
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2

@@ -15,10 +15,11 @@ import pytest
 
 from logistics_etl import generator, queries
 from logistics_etl.conform import SchemaDriftError
-from logistics_etl.contract import TABLES, get_table, resolve_tables
-from logistics_etl.extract import extract_table, read_arrow
+from logistics_etl.contract import TABLES, TYPES, get_table, resolve_tables
+from logistics_etl.extract import SourceError, extract_table
 from logistics_etl.lake import Lake
 from logistics_etl.settings import ConfigError, load_settings
+from logistics_etl.source import read_arrow
 
 
 def url(path: Path) -> str:
@@ -160,8 +161,10 @@ def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path,
                 yield b
         return pa.RecordBatchReader.from_batches(reader.schema, batches())
 
-    with pytest.raises(ConnectionError):
+    with pytest.raises(SourceError, match=r"^table ShipmentEvents: reading the source sqlite://.* failed: source "
+                       r"went away; statement: SELECT \* FROM \"ShipmentEvents\"") as failed:
         extract_table(table, url(source_db), lake, batch_size=500, reader=dying_reader)
+    assert isinstance(failed.value.__cause__, ConnectionError)
     assert lake.manifests(table.name) == []
     assert not list(lake.table_dir(table.name).glob("batch=*")) if lake.table_dir(table.name).exists() else True
     assert not any((tmp_path / "lake" / "_staging" / table.name).iterdir())
@@ -225,8 +228,6 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
 
     import psycopg
 
-    from logistics_etl.contract import TYPES
-
     with psycopg.connect(postgres_server.url, autocommit=True) as con:
         con.execute("drop database if exists amounts")
         con.execute("create database amounts")
@@ -276,12 +277,69 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
         extract_table(t, source_url, lake, reader=reader)
 
 
+def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server, source_db: Path,
+                                                                 data_dir: Path, tmp_path: Path):
+    """A source that cannot be read fails the table with a `SourceError` naming the table, the source (its
+    password redacted) and the statement, and commits nothing: a real PostgreSQL whose server fails in the
+    middle of the statement (a view whose third row divides by zero), a SQLite source without the table, and a
+    mistyped SQLite path (which connectorx would have created as an empty database). The CLI prints the same
+    message, without a traceback."""
+    import psycopg
+
+    from tests.conftest import run_cli
+
+    t = get_table("Carriers")
+    with psycopg.connect(postgres_server.url, autocommit=True) as con:
+        con.execute("drop database if exists unreadable")
+        con.execute("create database unreadable")
+    source_url = postgres_server.url.rsplit("/", 1)[0] + "/unreadable"
+    with psycopg.connect(source_url) as con:
+        con.execute("create schema dbo")
+        con.execute('create table dbo."CarriersBase" (' + ", ".join(
+            f'"{c.name}" {TYPES[c.kind][1]}' for c in t.columns) + ")")
+        con.execute('insert into dbo."CarriersBase" ("CarrierID", "ModifiedAt") '
+                    "select i, timestamp '2025-06-01 10:00:00' from generate_series(1, 5) as i")
+        con.execute('create view dbo."Carriers" as select ' + ", ".join(
+            f'"{c.name}" / case when "CarrierID" = 3 then 0 else 1 end as "{c.name}"' if c.name == t.key
+            else f'"{c.name}"' for c in t.columns) + ' from dbo."CarriersBase"')
+    with_password = source_url.replace("://logistics@", "://logistics:hunter2@")
+    lake = Lake(tmp_path / "lake")
+    with pytest.raises(SourceError, match=r"^table Carriers: reading the source postgresql://logistics:\*\*\*@.*"
+                       r"/unreadable failed: division by zero \(SQLSTATE 22012\); statement: SELECT \"CarrierID\", "):
+        extract_table(t, with_password, lake, batch_size=2, full_read_parallel=1)  # the main statement fails
+    assert lake.manifests(t.name) == []
+
+    con = sqlite3.connect(source_db)
+    con.execute('DROP TABLE "Routes"')
+    con.close()
+    with pytest.raises(SourceError, match=r"^table Routes: reading the source sqlite://.* failed: no such table: "
+                       r"Routes; statement: SELECT .*FROM \"Routes\""):
+        extract_table(get_table("Routes"), url(source_db), lake)
+    missing = tmp_path / "typo.sqlite"
+    with pytest.raises(SourceError, match=f"^table Orders: the SQLite source {missing} does not exist$"):
+        extract_table(get_table("Orders"), url(missing), lake)
+    assert not missing.exists() and lake.manifests("Routes") == lake.manifests("Orders") == []
+
+    out = run_cli("extract", "--tables", "Carriers", "--source", with_password, check=False)
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert "error: table Carriers: reading the source postgresql://logistics:***@" in out.stderr, out.stderr
+    assert "division by zero" in out.stderr and "hunter2" not in out.stderr + out.stdout
+
+
 def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(KeyError, match="unknown source table 'Parcels'.*Customers, Carriers"):
         resolve_tables(["Parcels"])
     assert [t.name for t in resolve_tables(["shipments", "ORDERS"])] == ["Orders", "Shipments"]
     with pytest.raises(queries.SourceURLError, match="scheme 'oracle' is not supported"):
         queries.dialect_for("oracle://host/db")
+    from tests.conftest import run_cli
+
+    for args, message in [(["extract", "--parallel", "0"], "argument --parallel: must be >= 1, got 0"),
+                          (["extract", "--batch-size", "lots"], "argument --batch-size: 'lots' is not a whole number"),
+                          (["run", "--scale", "-1"], "argument --scale: must be > 0, got -1"),
+                          (["extract", "--source", "oracle://h/db"], "error: source URL scheme 'oracle' is not")]:
+        out = run_cli(*args, check=False)
+        assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
     monkeypatch.setenv("LOGISTICS_BATCH_SIZE", "lots")
     with pytest.raises(ConfigError, match="LOGISTICS_BATCH_SIZE='lots' is not a whole number"):
         load_settings()
