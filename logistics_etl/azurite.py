@@ -105,9 +105,10 @@ class LocalAzurite:
             time.sleep(0.2)
         return self.connection_string
 
-    def stop(self) -> None:
+    def stop(self) -> bool:
+        """Stop the emulator; False if none was running from this folder."""
         if not self.pidfile.exists():
-            return
+            return False
         try:
             pid = int(self.pidfile.read_text())
             os.killpg(pid, signal.SIGTERM)
@@ -118,3 +119,4 @@ class LocalAzurite:
         except (OSError, ValueError):
             pass
         self.pidfile.unlink(missing_ok=True)
+        return True

@@ -232,8 +232,8 @@ def cmd_postgres(args, settings: Settings) -> int:
     server = LocalPostgres(Path(args.dir).resolve() if args.dir else settings.data_dir / "postgres", port=args.port)
     try:
         if args.action == "stop":
-            server.stop()
-            print(f"stopped PostgreSQL in {server.data}")
+            print(f"stopped PostgreSQL in {server.data}" if server.stop() else
+                  f"no PostgreSQL was running in {server.data}")
             return 0
         url = server.start()
         print(f"PostgreSQL running: {url}")
@@ -253,8 +253,8 @@ def cmd_azurite(args, settings: Settings) -> int:
     server = LocalAzurite(Path(args.dir).resolve() if args.dir else settings.data_dir / "azurite", port=args.port)
     try:
         if args.action == "stop":
-            server.stop()
-            print(f"stopped Azurite in {server.root}")
+            print(f"stopped Azurite in {server.root}" if server.stop() else
+                  f"no Azurite was running from {server.root}")
             return 0
         server.start()
     except AzuriteError as exc:

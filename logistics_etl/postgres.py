@@ -87,9 +87,12 @@ class LocalPostgres:
         raise PostgresError(f"PostgreSQL on port {self.port} did not accept connections in {seconds}s "
                             f"(server log: {self.log})")
 
-    def stop(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+    def stop(self) -> bool:
+        """Stop the server; False if none was running in this folder."""
+        if not (self.data / "postmaster.pid").exists():
+            return False
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+        return True
 
 
 def copy_standin(sqlite_path: Path, url: str, progress=None) -> dict[str, int]:

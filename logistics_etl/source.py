@@ -93,8 +93,8 @@ def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..
     would create an empty database file at a mistyped path and then find no table in it."""
     where = f"table {table}: reading the source {redact(source_url)}"
     if source_url.startswith("sqlite://") and not Path(source_url.removeprefix("sqlite://")).is_file():
-        raise SourceError(f"table {table}: the SQLite source {source_url.removeprefix('sqlite://')} "
-                          "does not exist")
+        raise SourceError(f"table {table}: the SQLite source {source_url.removeprefix('sqlite://')} does not "
+                          "exist (make the stand-in with `logistics source generate`, or set LOGISTICS_SOURCE_URL)")
 
     def read(url: str, sql: str | list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         try:
