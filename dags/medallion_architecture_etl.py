@@ -221,7 +221,10 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     tags=["etl", "production"],
     params={
         "full_refresh": Param(False, type="boolean", description="Re-extract every table in full"),
-        "tables": Param([], type="array", description="Extract only these source tables (empty: all)"),
+        # the UI offers the source tables to pick from; a name that is not one is refused when the run is
+        # triggered, before any task runs
+        "tables": Param([], type="array", items={"type": "string", "enum": [t.name for t in TABLES]},
+                        uniqueItems=True, description="Extract only these source tables (empty: all)"),
     },
     doc_md=__doc__,
 )

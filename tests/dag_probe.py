@@ -62,7 +62,27 @@ def sensors_not_after_producer() -> list[str]:
     return out
 
 
+def param_errors(values: dict) -> dict:
+    """What the DAG's params say to each conf a run could be triggered with: "ok" or the validation error
+    (Airflow merges the conf into a copy of the params and validates it when the run is created)."""
+    import copy
+
+    out = {}
+    for name, conf in values.items():
+        params = copy.deepcopy(dag.params)
+        try:
+            params.update(conf)
+            params.validate()
+            out[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which checks the message
+            out[name] = f"{type(exc).__name__}: {exc}"
+    return out
+
+
 print(json.dumps({
+    "param_checks": param_errors({"all": {}, "two": {"tables": ["Shipments", "Orders"], "full_refresh": True},
+                                  "unknown": {"tables": ["Parcels"]}, "twice": {"tables": ["Orders", "Orders"]},
+                                  "not_a_list": {"tables": "Orders"}}),
     "producers": sorted(t.task_id for t in producers),
     "producer_classes": sorted({type(t).__name__ for t in producers}),
     "sensors_not_after_producer": sensors_not_after_producer(),

@@ -58,6 +58,16 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["params"] == ["full_refresh", "tables"]
 
 
+def test_params_take_source_tables_only(dag_info):
+    """A run triggered with a table that is not in the source contract (or a table twice, or a string) is
+    refused before any task runs, naming the value; the UI offers the nine tables to pick from."""
+    checks = dag_info["param_checks"]
+    assert checks["all"] == checks["two"] == "ok", checks
+    assert "ParamValidationError" in checks["unknown"] and "'Parcels' is not one of" in checks["unknown"], checks
+    assert "ParamValidationError" in checks["twice"] and "non-unique" in checks["twice"], checks
+    assert "ParamValidationError" in checks["not_a_list"] and "is not of type 'array'" in checks["not_a_list"]
+
+
 def test_groups_run_in_layer_order(dag_info):
     assert set(dag_info["groups"]) == {"null", "extract_from_sqlserver", "process_bronze_layer",
                                        "process_silver_layer", "process_gold_layer"}
