@@ -26,11 +26,8 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl import generator
-from logistics_etl.conform import SchemaDriftError
 from logistics_etl.lake import LakeError
-from logistics_etl.queries import SourceURLError
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
-from logistics_etl.source import SourceError
 
 DAG_ID = "medallion_architecture_etl"
 
@@ -383,14 +380,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors printed as `error: ...` (a bad setting, source, table or lake), not as a traceback. Imported
+    when one is raised: the extract's (pyarrow behind them) would add 40 ms to every command."""
+    from logistics_etl.conform import SchemaDriftError
+    from logistics_etl.queries import SourceURLError
+    from logistics_etl.source import SourceError
+
+    return (ConfigError, LakeError, SourceError, SourceURLError, SchemaDriftError, generator.StandInError, KeyError,
+            FileNotFoundError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args, load_settings())
-    except (ConfigError, LakeError, SourceError, SourceURLError, SchemaDriftError, generator.StandInError, KeyError,
-            FileNotFoundError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"error: {msg}", file=sys.stderr)
         return 2
