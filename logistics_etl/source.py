@@ -8,14 +8,18 @@ source (it cannot be reached, refuses the login, rejects a statement, drops the 
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow as pa
 
 from logistics_etl.queries import redact
 
 PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, chosen by measurement (see read_arrow)
+DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mssql": 1433, "sqlserver": 1433}
+CONNECT_TIMEOUT_S = 10.0
 
 
 class SourceError(RuntimeError):
@@ -87,6 +91,25 @@ def _guarded(stream: Iterable[pa.RecordBatch], where: str, sql: str | list[str])
         yield batch
 
 
+def unreachable(source_url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
+    """Why the server of a PostgreSQL or SQL Server URL cannot be reached, or None: one TCP connect, closed at
+    once (neither server logs a connection that sends nothing). connectorx's pool would retry a refused or
+    unanswered connection for 30 s before it gives up; this fails in a moment, and Airflow's retries wait."""
+    parts = urlsplit(source_url)
+    scheme = parts.scheme.split("+")[0]
+    try:
+        host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(scheme)
+    except ValueError:  # a malformed port: connectorx says what is wrong with it
+        return None
+    if scheme not in DEFAULT_PORTS or not host:
+        return None
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
+    return None
+
+
 def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..., Iterator[pa.RecordBatch]]:
     """`reader` with every failure of the source, on connecting or mid-stream, raised as a `SourceError` that
     names the table, the source (password redacted) and the statement. A SQLite source must exist: connectorx
@@ -95,6 +118,8 @@ def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..
     if source_url.startswith("sqlite://") and not Path(source_url.removeprefix("sqlite://")).is_file():
         raise SourceError(f"table {table}: the SQLite source {source_url.removeprefix('sqlite://')} does not "
                           "exist (make the stand-in with `logistics source generate`, or set LOGISTICS_SOURCE_URL)")
+    if reason := unreachable(source_url):
+        raise SourceError(f"{where} failed: {reason}")
 
     def read(url: str, sql: str | list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
         try:

@@ -281,12 +281,12 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
                                                                  data_dir: Path, tmp_path: Path):
     """A source that cannot be read fails the table with a `SourceError` naming the table, the source (its
     password redacted) and the statement, and commits nothing: a real PostgreSQL whose server fails in the
-    middle of the statement (a view whose third row divides by zero), a SQLite source without the table, and a
-    mistyped SQLite path (which connectorx would have created as an empty database). The CLI prints the same
-    message, without a traceback."""
+    middle of the statement (a view whose third row divides by zero), a port where no server listens, a SQLite
+    source without the table, and a mistyped SQLite path (which connectorx would have created as an empty
+    database). The CLI prints the same message, without a traceback."""
     import psycopg
 
-    from tests.conftest import run_cli
+    from tests.conftest import _free_port, run_cli
 
     t = get_table("Carriers")
     with psycopg.connect(postgres_server.url, autocommit=True) as con:
@@ -308,6 +308,11 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
                        r"/unreadable failed: division by zero \(SQLSTATE 22012\); statement: SELECT \"CarrierID\", "):
         extract_table(t, with_password, lake, batch_size=2, full_read_parallel=1)  # the main statement fails
     assert lake.manifests(t.name) == []
+
+    closed = f"postgresql://logistics:hunter2@127.0.0.1:{_free_port()}/logisticsdb"  # nothing listens there
+    with pytest.raises(SourceError, match=r"^table Carriers: reading the source postgresql://logistics:\*\*\*@"
+                       r"127\.0\.0\.1:\d+/logisticsdb failed: cannot connect to 127\.0\.0\.1:\d+: Connection refused$"):
+        extract_table(t, closed, lake)  # at once, not after connectorx's 30 s of retries
 
     con = sqlite3.connect(source_db)
     con.execute('DROP TABLE "Routes"')
