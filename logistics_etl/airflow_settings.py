@@ -158,12 +158,22 @@ def check_run_config(settings: Settings, variable_get=None) -> dict:
     source_used = settings.source_url.startswith("airflow://")
     source_id = settings.source_url.removeprefix("airflow://") if source_used else "sql_server_default"
     out["source"] = redact(settings.source_url) if not source_used else None
+    source_url = settings.source_url
     try:
-        out[f"connection {source_id}"] = redact(source_url_from_connection(get_airflow_connection(source_id)))
+        connection_url = source_url_from_connection(get_airflow_connection(source_id))
+        out[f"connection {source_id}"] = redact(connection_url)
+        source_url = connection_url if source_used else source_url
     except ConfigError as exc:
         if source_used:
             raise
         out[f"connection {source_id}"] = f"not usable, not used by this run: {exc}"
+    # The source's server must answer: when it is down, this one task fails (and alerts) instead of each
+    # extract task on its own. One TCP connect, closed at once (logistics_etl.source.unreachable).
+    from logistics_etl.source import unreachable
+
+    if reason := unreachable(source_url):
+        named = f"Airflow connection {source_id!r}" if source_used else "LOGISTICS_SOURCE_URL"
+        raise ConfigError(f"the source {redact(source_url)} ({named}) cannot be reached: {reason}")
     out["lake"] = settings.lake_root
     if not (settings.lake_is_blob and os.environ.get("AZURE_STORAGE_CONNECTION_STRING")):
         try:

@@ -11,11 +11,13 @@ import re
 import socket
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import pyarrow as pa
-
 from logistics_etl.queries import redact
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, chosen by measurement (see read_arrow)
 DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mssql": 1433, "sqlserver": 1433}

@@ -64,12 +64,25 @@ def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
 
 
 @pytest.fixture
-def airflow_vars(monkeypatch: pytest.MonkeyPatch, data_dir: Path):
+def sql_server_port():
+    """A local port that accepts TCP connections, standing in for SQL Server's: `check_run_config` opens (and
+    closes) one connection to the source's server. No SQL Server can run here; nothing is sent to it."""
+    import socket
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        yield listener.getsockname()[1]
+
+
+@pytest.fixture
+def airflow_vars(monkeypatch: pytest.MonkeyPatch, data_dir: Path, sql_server_port: int):
     """Variables and connections through Airflow's own AIRFLOW_VAR_* / AIRFLOW_CONN_* lookup."""
     monkeypatch.setenv("AIRFLOW_VAR_ENVIRONMENT", "production")
     monkeypatch.setenv("AIRFLOW_VAR_SPARK_CONFIG", '{"driver_memory": "2g", "executor_memory": "8g"}')
     monkeypatch.setenv("AIRFLOW_CONN_SQL_SERVER_DEFAULT", json.dumps(
-        {"conn_type": "mssql", "host": "db", "login": "etl", "password": "s3cret", "schema": "LogisticsDB"}))
+        {"conn_type": "mssql", "host": "127.0.0.1", "port": sql_server_port, "login": "etl", "password": "s3cret",
+         "schema": "LogisticsDB"}))
     return monkeypatch
 
 
@@ -77,8 +90,28 @@ def test_run_config_is_read_at_run_time_and_carries_no_secret(airflow_vars):
     airflow_vars.setenv("LOGISTICS_SOURCE_URL", "airflow://sql_server_default")
     config = check_run_config(load_settings())
     assert config["environment"] == "production" and config["spark_config"]["executor_memory"] == "8g"
-    assert config["connection sql_server_default"] == "mssql://etl:***@db:1433/LogisticsDB"
+    assert config["connection sql_server_default"].startswith("mssql://etl:***@127.0.0.1:")
     assert "s3cret" not in json.dumps(config)
+
+
+def test_a_source_server_that_does_not_answer_fails_the_check_naming_it(airflow_vars):
+    """The source's server is down: `check_configuration`, the first task, fails naming the connection and why
+    (one alert for the night, where each extract task would fail and alert on its own)."""
+    from tests.conftest import _free_port
+
+    airflow_vars.setenv("LOGISTICS_SOURCE_URL", "airflow://sql_server_default")
+    airflow_vars.setenv("AIRFLOW_CONN_SQL_SERVER_DEFAULT", json.dumps(
+        {"conn_type": "mssql", "host": "127.0.0.1", "port": _free_port(), "login": "etl", "password": "s3cret",
+         "schema": "LogisticsDB"}))
+    with pytest.raises(ConfigError, match=r"^the source mssql://etl:\*\*\*@127\.0\.0\.1:\d+/LogisticsDB \(Airflow "
+                       r"connection 'sql_server_default'\) cannot be reached: cannot connect to 127\.0\.0\.1:\d+: "
+                       r"Connection refused$"):
+        check_run_config(load_settings())
+    airflow_vars.setenv("LOGISTICS_SOURCE_URL", "postgresql://etl:s3cret@no-such-host.invalid/logisticsdb")
+    with pytest.raises(ConfigError, match=r"\(LOGISTICS_SOURCE_URL\) cannot be reached: cannot connect to "
+                       r"no-such-host\.invalid:5432") as err:
+        check_run_config(load_settings())
+    assert "s3cret" not in str(err.value)
 
 
 @pytest.mark.parametrize("var, value, message", [
