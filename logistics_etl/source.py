@@ -79,18 +79,16 @@ def _failure(where: str, sql: str | list[str], exc: BaseException) -> SourceErro
     return SourceError(f"{where} failed: {_reason(exc)}; statement: {_statement(sql)}")
 
 
-def _guarded(stream: Iterable[pa.RecordBatch], where: str, sql: str | list[str]) -> Iterator[pa.RecordBatch]:
-    it = iter(stream)
-    while True:
-        try:
-            batch = next(it)
-        except StopIteration:
-            return
-        except BaseException as exc:  # the connection dropped, or the server failed the statement
-            if not _is_source_failure(exc):
-                raise
-            raise _failure(where, sql, exc) from exc
-        yield batch
+def _guarded(open_stream: Callable[[], Iterable[pa.RecordBatch]], where: str,
+             sql: str | list[str]) -> Iterator[pa.RecordBatch]:
+    """The batches of `open_stream()`, a failure of the source on opening or mid-stream (the connection
+    dropped, the server failed the statement) raised as a `SourceError`."""
+    try:
+        yield from open_stream()
+    except BaseException as exc:
+        if not _is_source_failure(exc):
+            raise
+        raise _failure(where, sql, exc) from exc
 
 
 def unreachable(source_url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
@@ -124,12 +122,6 @@ def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..
         raise SourceError(f"{where} failed: {reason}")
 
     def read(url: str, sql: str | list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
-        try:
-            stream = reader(url, sql, batch_size)
-        except BaseException as exc:
-            if not _is_source_failure(exc):
-                raise
-            raise _failure(where, sql, exc) from exc
-        return _guarded(stream, where, sql)
+        return _guarded(lambda: reader(url, sql, batch_size), where, sql)
 
     return read
