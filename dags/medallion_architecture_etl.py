@@ -5,7 +5,7 @@ manifest (no `dbt ls`, no database, no Airflow Variable at parse time).
 
     check_configuration     Variables and connections, read and checked at run time
     extract_from_sqlserver  one task per source table: changed rows -> lake batch
-    process_bronze_layer    cosmos: one `dbt build` of the layer, then a task per model (and its tests)
+    process_bronze_layer    cosmos: one `dbt build` of all three layers, then a task per model (and its tests)
     process_silver_layer    seeds, silver models, snapshots, quarantine, reconciliation
     process_gold_layer      star schema and KPI marts, run audit marts, validity test
 
@@ -24,7 +24,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from logistics_etl.collector import freeze_what_exists
 from logistics_etl.contract import TABLES
-from logistics_etl.layer_build import use_layer_build_producer, use_reported_status_poke
+from logistics_etl.layer_build import build_once, use_layer_build_producer, use_reported_status_poke
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -110,7 +110,7 @@ if SETTINGS.lake_is_blob:
     OPERATOR_ARGS["pre_execute"] = _export_lake_credentials
 WATCHER = SETTINGS.dbt_execution == "watcher"
 if WATCHER:
-    # One `dbt build` per layer (a `LayerBuildProducer`); the per-model tasks are sensors that read what it
+    # One `dbt build` of the three layers (a `LayerBuildProducer`); the per-model tasks are sensors that read what it
     # reported, and each runs its model itself only on a retry. No deferral: a sensor pokes once a second.
     OPERATOR_ARGS.update(deferrable=False, poke_interval=1)
 else:
@@ -122,7 +122,7 @@ EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else
 
 
 def _follow_the_layer_build(group: DbtTaskGroup) -> None:
-    """Watcher mode: every model and test task of the layer runs after the layer's `dbt build`, whatever
+    """Watcher mode: every model and test task of the layer runs after the `dbt build`, whatever
     its outcome, and reports what the build said of its node.
 
     - After, not beside it: with one writer at a time (DuckDB, one task slot) a sensor that started first
@@ -234,9 +234,12 @@ def medallion_architecture_etl():
         for table in TABLES:
             extract.override(task_id=f"extract_{table.name.lower()}")(table_name=table.name)
 
+    # watcher mode: one `dbt build` of the three layers, the bronze group's (see `build_once`)
     bronze = _layer("process_bronze_layer", ["dbt_project/bronze"])
     silver = _layer("process_silver_layer", ["seeds", "dbt_project/silver", "snapshots"])
     gold = _layer("process_gold_layer", ["dbt_project/gold", "tests/dbt/gold"])
+    if WATCHER:
+        build_once([bronze, silver, gold])
     check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 
 

@@ -1,4 +1,5 @@
-"""The one `dbt build` of a layer in cosmos's watcher mode, with dbt's events reported off dbt's threads.
+"""The one `dbt build` of cosmos's watcher mode (all three layers: `build_once`), with dbt's events reported
+off dbt's threads.
 
 Cosmos's watcher producer turns every dbt event into JSON and, for each node's start, compile, execute
 and finish, pushes an XCom on the thread that runs the node, under one lock: about four Airflow API
@@ -227,6 +228,49 @@ def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
     producer.__class__ = LayerBuildProducer
     producer.log_format = "text"
     producer.dbt_cmd_flags = [*(producer.dbt_cmd_flags or []), "--no-use-colors"]
+
+
+def build_once(groups: list) -> None:
+    """Watcher mode, one `DbtTaskGroup` per layer: the first group's producer builds every group's nodes in
+    **one** `dbt build`, as cosmos's watcher is meant to run (one dbt invocation, dbt's threads across the
+    whole graph); the later groups keep only their model and test tasks, which report what that build said
+    of their nodes. Each group would otherwise start dbt again for its own build (three start-ups, three
+    copies of the project, two more producer tasks and gates: about 1.2 s of a scale-1 day), and a layer would
+    wait for every node of the layer before it, where dbt starts a node as soon as its own parents are done.
+
+    Call it after each group's sensors follow their producer (`one_done`) and before the groups are chained.
+    """
+    producers = [_producer_of(group) for group in groups]
+    first, later = producers[0], list(zip(groups[1:], producers[1:], strict=True))
+    first.select = " ".join(dict.fromkeys(s for p in producers for s in (p.select or "").split()))
+    if any(p.exclude or p.selector for p in producers):
+        raise ValueError("build_once: the layer groups must select by `select` alone (no exclude, no selector)")
+    tests: dict[str, list[str]] = {}
+    for p in producers:
+        for model, model_tests in (p.tests_per_model or {}).items():
+            tests.setdefault(model, []).extend(t for t in model_tests if t not in tests.get(model, []))
+    first.tests_per_model = tests
+    dag = first.dag
+    for group, producer in later:
+        gate = dag.get_task(f"{group.group_id}.dbt_producer_watcher_done")
+        for task in list(group.iter_tasks()):
+            if task is producer or task is gate:
+                continue
+            if hasattr(task, "producer_task_id"):
+                task.producer_task_id = first.task_id
+            if producer.task_id in task.upstream_task_ids:
+                task.upstream_task_ids.discard(producer.task_id)
+                first >> task
+        for gone in (producer, gate):
+            for up in gone.upstream_task_ids:
+                dag.get_task(up).downstream_task_ids.discard(gone.task_id)
+            for down in gone.downstream_task_ids:
+                dag.get_task(down).upstream_task_ids.discard(gone.task_id)
+            dag._remove_task(gone.task_id)
+
+
+def _producer_of(group: Any) -> DbtProducerWatcherOperator:
+    return next(t for t in group.iter_tasks() if t.task_id == f"{group.group_id}.dbt_producer_watcher")
 
 
 class ReportedStatusPoke:

@@ -47,19 +47,15 @@ def next_runs(first: str, count: int) -> list[str]:
     return out
 
 
-# watcher mode: the `dbt build` task of each layer
+# watcher mode: the one `dbt build` task (all three layers)
 producers = [t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")]
+sensors = [t for t in dag.tasks if hasattr(t, "producer_task_id") and t not in producers]
 
 
 def sensors_not_after_producer() -> list[str]:
-    """Watcher mode: sensor tasks of a layer that could run before (or beside) the layer's dbt build."""
-    out = []
-    for producer in producers:
-        after = producer.get_flat_relative_ids(upstream=False)
-        group = producer.task_id.rsplit(".", 1)[0]
-        out += [t.task_id for t in dag.tasks if t.task_id.startswith(group + ".") and t is not producer
-                and hasattr(t, "producer_task_id") and t.task_id not in after]
-    return out
+    """Watcher mode: sensor tasks that could run before (or beside) the dbt build they report on."""
+    return [t.task_id for t in sensors
+            if t.task_id not in dag.get_task(t.producer_task_id).get_flat_relative_ids(upstream=False)]
 
 
 def param_errors(values: dict) -> dict:
@@ -85,6 +81,8 @@ print(json.dumps({
                                   "not_a_list": {"tables": "Orders"}}),
     "producers": sorted(t.task_id for t in producers),
     "producer_classes": sorted({type(t).__name__ for t in producers}),
+    "producer_selects": {t.task_id: t.select for t in producers},
+    "sensor_producers": sorted({t.producer_task_id for t in sensors}),
     "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
@@ -99,10 +97,10 @@ print(json.dumps({
     "retries": sorted({t.retries for t in dag.tasks if t.task_id not in {p.task_id for p in producers}}),
     "producer_retries": sorted({t.retries for t in producers}),
     "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
-                                    for t in dag.tasks if hasattr(t, "producer_task_id")}),
+                                    for t in sensors}),
     "sensors_without_reported_status_poke": sorted(
-        t.task_id for t in dag.tasks if hasattr(t, "producer_task_id")
-        and "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
+        t.task_id for t in sensors
+        if "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
     "has_failure_callback": all(bool(t.on_failure_callback) for t in dag.tasks),

@@ -76,7 +76,8 @@ def test_groups_run_in_layer_order(dag_info):
         "extract_from_sqlserver": ["check_configuration"],
         "process_bronze_layer": ["extract_from_sqlserver"],
         "process_silver_layer": ["process_bronze_layer"],
-        "process_gold_layer": ["process_silver_layer"],
+        # gold's tasks follow silver's, and the night's one dbt build, which is the bronze group's task
+        "process_gold_layer": ["process_bronze_layer", "process_silver_layer"],
     }
 
 
@@ -165,14 +166,22 @@ def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path,
         assert len(days) == len(set(days)), f"a local day runs twice: {seq}"
 
 
-def test_watcher_mode_builds_each_layer_once_before_its_model_sensors(dag_info, manifest, tmp_path: Path):
-    """The default (watcher): one producer (`dbt build`) per layer, our `LayerBuildProducer`, and every
-    model or test sensor of the layer downstream of it, so a sensor can never hold the single DuckDB slot
-    its producer needs."""
-    assert dag_info["producers"] == [f"process_{layer}_layer.dbt_producer_watcher"
-                                     for layer in ("bronze", "gold", "silver")]
+def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_tasks(dag_info, manifest,
+                                                                                      tmp_path: Path):
+    """The default (watcher): one producer, our `LayerBuildProducer`, runs one `dbt build` of the three
+    layers (the first group's task; the silver and gold groups keep only their model and test tasks), and
+    every model or test task of every layer reports on it and runs after it, so a sensor can never hold
+    the single DuckDB slot the build needs."""
+    producer = "process_bronze_layer.dbt_producer_watcher"
+    assert dag_info["producers"] == [producer]
     assert dag_info["producer_classes"] == ["LayerBuildProducer"]
+    assert dag_info["producer_selects"][producer].split() == [
+        "path:dbt_project/bronze", "path:seeds", "path:dbt_project/silver", "path:snapshots",
+        "path:dbt_project/gold", "path:tests/dbt/gold"]
+    assert dag_info["sensor_producers"] == [producer]
     assert dag_info["sensors_not_after_producer"] == []
+    for layer in ("silver", "gold"):
+        assert not [t for t in dag_info["groups"][f"process_{layer}_layer"] if "producer" in t], layer
     # a failed build still lets each task report its node; a build that never ran skips them; the build
     # itself is not retried (its model and test tasks are)
     assert dag_info["sensor_trigger_rules"] == ["one_done"]

@@ -254,12 +254,44 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
     assert PASSWORD not in text and SAS_SIGNATURE not in text
 
 
+def _tasks_after_a_failure_of(unique_id: str) -> set[str]:
+    """The silver and gold tasks that a failure of `unique_id` turns red, from the dbt manifest: the node task
+    of each node that depends on it (dbt skips them, cosmos reports the skip as a failure), and the tests'
+    task of each model with a test that reads the failed node or one of those."""
+    import json
+
+    from logistics_etl.settings import PROJECT_ROOT
+
+    nodes = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())["nodes"]
+    parents = {uid: set(node.get("depends_on", {}).get("nodes", [])) for uid, node in nodes.items()}
+    hit, grew = {unique_id}, True
+    while grew:
+        more = {uid for uid, ups in parents.items() if not uid.startswith("test.") and ups & hit} - hit
+        hit, grew = hit | more, bool(more)
+    suffix = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
+    layer = {"silver": "process_silver_layer", "gold": "process_gold_layer", "seeds": "process_silver_layer",
+             "snapshots": "process_silver_layer"}
+
+    def group(uid: str) -> str | None:
+        path = nodes[uid]["original_file_path"].split("/")
+        return layer.get(path[1] if path[0] == "dbt_project" else path[0])
+
+    out = {f"{group(uid)}.{nodes[uid]['name']}.{suffix[nodes[uid]['resource_type']]}"
+           for uid in hit - {unique_id} if group(uid)}
+    for uid, ups in parents.items():
+        if uid.startswith("test.") and ups & hit:
+            out |= {f"{group(model)}.{nodes[model]['name']}.test" for model in ups if model in nodes
+                    and group(model) and nodes[model]["resource_type"] in suffix}
+    return out
+
+
 def test_a_model_that_dbt_fails_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
-    """Watcher mode for real: bronze's one `dbt build` fails one model (a committed Vehicles batch whose
-    CapacityKg cannot be cast), and each model and test task then reports what the build said of its node.
-    The failed model's task is red and logs dbt's error, and so is its tests' task (dbt skipped the tests;
-    cosmos reports a failed model's tests as failed); every other bronze model and test task is green, and
-    silver and gold do not run."""
+    """Watcher mode for real: the DAG's one `dbt build` fails one bronze model (a committed Vehicles batch
+    whose CapacityKg cannot be cast), and each model and test task then reports what the build said of its
+    node. The failed model's task is red and logs dbt's error, and so is its tests' task (dbt skipped the
+    tests; cosmos reports a failed model's tests as failed); so are the tasks of every silver and gold node
+    that depends on it (dbt skipped them) and the tests' task of a model with a test that reads one of
+    those. Every other task is green: dbt built what did not depend on the failure."""
     import json
     import sqlite3
 
@@ -289,8 +321,11 @@ def test_a_model_that_dbt_fails_turns_its_own_task_red_and_the_others_report_the
     assert bronze.pop("process_bronze_layer.dbt_producer_watcher") == "failed"
     assert bronze.pop("process_bronze_layer.dbt_producer_watcher_done") == "upstream_failed"
     assert len(bronze) >= 18 and set(bronze.values()) == {"success"}, bronze
-    later = {s for t, s in states.items() if t.startswith(("process_silver_layer.", "process_gold_layer."))}
-    assert later and later <= {"upstream_failed", "skipped"}, later
+    later = {t: s for t, s in states.items() if t.startswith(("process_silver_layer.", "process_gold_layer."))}
+    failed = _tasks_after_a_failure_of("model.logistics_warehouse.brz_vehicles")
+    assert {"process_silver_layer.slv_vehicles.run", "process_silver_layer.snp_vehicles.snapshot"} <= failed
+    assert {t for t, s in later.items() if s == "failed"} == failed & set(later), later
+    assert len(later) >= 70 and {s for t, s in later.items() if t not in failed} == {"success"}, later
     failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
     assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
