@@ -141,30 +141,41 @@ def cmd_airflow_settings(args, settings: Settings) -> int:
 
 
 def cmd_run(args, settings: Settings) -> int:
-    """Source (made once), dbt manifest, Airflow metadata DB, then `airflow dags test` and the summary."""
+    """Source (made once), dbt manifest, Airflow metadata DB, then `airflow dags test` and the summary.
+
+    The dbt parse and the metadata DB's migration do not need the source: each runs in a process of its own,
+    started first, while this one makes or reads the source stand-in."""
     from logistics_etl.airflow_env import with_airflow_env
 
     started = time.monotonic()
-    path = _sqlite_path(settings, None)
-    if not path.exists():
-        print(f"[1/4] generating the source stand-in at scale {args.scale} (seed {args.seed})")
-        generator.generate(path, scale=args.scale, seed=args.seed)
-    else:
-        state = generator.read_state(path)
-        print(f"[1/4] source stand-in exists: scale {state.scale}, seed {state.seed}, day {state.day}")
-        if state.scale != args.scale or state.seed != args.seed:
-            print(f"      (asked for scale {args.scale} seed {args.seed}: remove {path} or use "
-                  "`logistics source generate --force` to start over)")
-    run_date = args.date or generator.read_state(path).clock.date()
-    print("[2/4] dbt parse -> target/manifest.json")
-    if _run([_dbt_bin(), "parse", "--quiet"], dbt_environ(settings)):
-        return 1
     env = with_airflow_env(settings)
     airflow = str(Path(sys.executable).with_name("airflow"))
-    print(f"[3/4] Airflow metadata DB in {env['AIRFLOW_HOME']}, connections and Variables from airflow_settings.yaml")
-    if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True,
-                      text=True).returncode:
-        return _run([airflow, "db", "migrate"], env)
+    logs = settings.data_dir / "airflow"
+    logs.mkdir(parents=True, exist_ok=True)
+    parse = _Background("dbt parse", [_dbt_bin(), "parse", "--quiet"], dbt_environ(settings), logs / "dbt-parse.log")
+    migrate = _Background("airflow db migrate", [airflow, "db", "migrate"], env, logs / "db-migrate.log")
+    try:
+        path = _sqlite_path(settings, None)
+        if not path.exists():
+            print(f"[1/4] generating the source stand-in at scale {args.scale} (seed {args.seed})")
+            generator.generate(path, scale=args.scale, seed=args.seed)
+        else:
+            state = generator.read_state(path)
+            print(f"[1/4] source stand-in exists: scale {state.scale}, seed {state.seed}, day {state.day}")
+            if state.scale != args.scale or state.seed != args.seed:
+                print(f"      (asked for scale {args.scale} seed {args.seed}: remove {path} or use "
+                      "`logistics source generate --force` to start over)")
+        run_date = args.date or generator.read_state(path).clock.date()
+        print("[2/4] dbt parse -> target/manifest.json")
+        if not parse.succeeded():
+            return 1
+        print(f"[3/4] Airflow metadata DB in {env['AIRFLOW_HOME']}, connections and Variables from "
+              "airflow_settings.yaml")
+        if not migrate.succeeded():
+            return 1
+    finally:
+        parse.stop()
+        migrate.stop()
     if _load_airflow_settings(env):  # connections and Variables from airflow_settings.yaml
         return 1
     env["LOGISTICS_TASK_RETRIES"] = str(args.retries)
@@ -180,6 +191,29 @@ def cmd_run(args, settings: Settings) -> int:
     print(f"DAG run succeeded in {time.monotonic() - started:.0f}s (log: {log})\n")
     print(gold_summary(settings.duckdb_path))
     return 0
+
+
+class _Background:
+    """A command of `logistics run`'s set-up, started at once in its own process, its output in `log`."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict[str, str], log: Path):
+        self.name, self.log = name, log
+        with open(log, "w") as out:
+            self.proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
+
+    def succeeded(self) -> bool:
+        """Wait for it; on a failure print its output (the end of it) and say where the whole is."""
+        if self.proc.wait() == 0:
+            return True
+        output = self.log.read_text(errors="replace")
+        print(f"{self.name} failed (exit {self.proc.returncode}); its output ({self.log}):\n{output[-4000:]}")
+        return False
+
+    def stop(self) -> None:
+        """End it if it still runs (this command was interrupted, or failed before waiting for it)."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait()
 
 
 _TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")

@@ -330,3 +330,25 @@ def test_a_model_that_dbt_fails_turns_its_own_task_red_and_the_others_report_the
     assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
+
+
+def test_the_set_up_commands_of_a_run_report_a_failure_with_their_output(tmp_path: Path, capsys):
+    """`logistics run` starts `dbt parse` and `airflow db migrate` in processes of their own while it makes the
+    source: a failing one is reported with its own output and where the whole of it is, and one still running
+    when the run stops early is ended, not left behind. Real processes, no Airflow or dbt needed."""
+    import sys
+
+    from logistics_etl.cli import _Background
+
+    failing = _Background("dbt parse", [sys.executable, "-c", "print('Compilation Error in model x'); exit(2)"],
+                          dict(os.environ), tmp_path / "dbt-parse.log")
+    assert not failing.succeeded()
+    out = capsys.readouterr().out
+    assert "dbt parse failed (exit 2)" in out and "Compilation Error in model x" in out
+    assert str(tmp_path / "dbt-parse.log") in out
+    assert _Background("ok", [sys.executable, "-c", "pass"], dict(os.environ), tmp_path / "ok.log").succeeded()
+    slow = _Background("airflow db migrate", [sys.executable, "-c", "import time; time.sleep(60)"],
+                       dict(os.environ), tmp_path / "migrate.log")
+    started = time.monotonic()
+    slow.stop()
+    assert slow.proc.poll() is not None and time.monotonic() - started < 10
