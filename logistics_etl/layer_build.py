@@ -241,14 +241,15 @@ def build_once(groups: list) -> None:
     Call it after each group's sensors follow their producer (`one_done`) and before the groups are chained.
     """
     producers = [_producer_of(group) for group in groups]
-    first, later = producers[0], list(zip(groups[1:], producers[1:], strict=True))
-    first.select = " ".join(dict.fromkeys(s for p in producers for s in (p.select or "").split()))
     if any(p.exclude or p.selector for p in producers):
         raise ValueError("build_once: the layer groups must select by `select` alone (no exclude, no selector)")
-    tests: dict[str, list[str]] = {}
+    first, later = producers[0], list(zip(groups[1:], producers[1:], strict=True))
+    first.select = " ".join(dict.fromkeys(s for p in producers for s in (p.select or "").split()))
+    tests: dict[str, list[str]] = {}  # each model's tests, whose aggregate its `test` task reads
     for p in producers:
         for model, model_tests in (p.tests_per_model or {}).items():
-            tests.setdefault(model, []).extend(t for t in model_tests if t not in tests.get(model, []))
+            merged = tests.setdefault(model, [])
+            merged += [t for t in model_tests if t not in merged]
     first.tests_per_model = tests
     dag = first.dag
     for group, producer in later:

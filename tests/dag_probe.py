@@ -83,6 +83,11 @@ print(json.dumps({
     "producer_classes": sorted({type(t).__name__ for t in producers}),
     "producer_selects": {t.task_id: t.select for t in producers},
     "sensor_producers": sorted({t.producer_task_id for t in sensors}),
+    # a tests' task reads its model's test aggregate, which the build it reports on makes from its tests_per_model
+    "test_sensors": len([t for t in sensors if getattr(t, "is_test_sensor", False)]),
+    "test_sensors_unknown_to_their_build": sorted(
+        t.task_id for t in sensors if getattr(t, "is_test_sensor", False)
+        and t.model_unique_id not in (dag.get_task(t.producer_task_id).tests_per_model or {})),
     "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,

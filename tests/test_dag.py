@@ -179,6 +179,7 @@ def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_
         "path:dbt_project/bronze", "path:seeds", "path:dbt_project/silver", "path:snapshots",
         "path:dbt_project/gold", "path:tests/dbt/gold"]
     assert dag_info["sensor_producers"] == [producer]
+    assert dag_info["test_sensors"] >= 50 and dag_info["test_sensors_unknown_to_their_build"] == []
     assert dag_info["sensors_not_after_producer"] == []
     for layer in ("silver", "gold"):
         assert not [t for t in dag_info["groups"][f"process_{layer}_layer"] if "producer" in t], layer
