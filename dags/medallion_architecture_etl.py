@@ -24,7 +24,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from logistics_etl.collector import freeze_what_exists
 from logistics_etl.contract import TABLES
-from logistics_etl.layer_build import build_once, use_layer_build_producer, use_reported_status_poke
+from logistics_etl.layer_build import build_once, producer_of, use_layer_build_producer, use_reported_status_poke
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -135,11 +135,10 @@ def _follow_the_layer_build(group: DbtTaskGroup) -> None:
     - The build is not retried (cosmos would skip a second attempt anyway, which would skip every task of
       the layer and let the run succeed): the model and test tasks retry, each running its own node.
     """
-    tasks = list(group.iter_tasks())
-    producer = next(t for t in tasks if t.task_id.endswith(".dbt_producer_watcher"))
+    producer = producer_of(group)
     use_layer_build_producer(producer)
     producer.retries = 0
-    for consumer in tasks:
+    for consumer in group.iter_tasks():
         if consumer is not producer and hasattr(consumer, "producer_task_id"):
             producer >> consumer
             consumer.trigger_rule = TriggerRule.ONE_DONE

@@ -240,7 +240,7 @@ def build_once(groups: list) -> None:
 
     Call it after each group's sensors follow their producer (`one_done`) and before the groups are chained.
     """
-    producers = [_producer_of(group) for group in groups]
+    producers = [producer_of(group) for group in groups]
     if any(p.exclude or p.selector for p in producers):
         raise ValueError("build_once: the layer groups must select by `select` alone (no exclude, no selector)")
     first, later = producers[0], list(zip(groups[1:], producers[1:], strict=True))
@@ -270,7 +270,8 @@ def build_once(groups: list) -> None:
             dag._remove_task(gone.task_id)
 
 
-def _producer_of(group: Any) -> DbtProducerWatcherOperator:
+def producer_of(group: Any) -> DbtProducerWatcherOperator:
+    """The watcher producer task that cosmos made for a `DbtTaskGroup`."""
     return next(t for t in group.iter_tasks() if t.task_id == f"{group.group_id}.dbt_producer_watcher")
 
 
