@@ -134,10 +134,17 @@ def cmd_airflow_settings(args, settings: Settings) -> int:
     from logistics_etl.airflow_env import with_airflow_env
 
     env = with_airflow_env(settings)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    if subprocess.run([airflow, "db", "migrate"], env=env, cwd=PROJECT_ROOT, capture_output=True).returncode:
-        return _run([airflow, "db", "migrate"], env)
+    if not _migrate(settings, env).succeeded():
+        return 1
     return _load_airflow_settings(env, args.file)
+
+
+def _migrate(settings: Settings, env: dict[str, str]) -> _Background:
+    """`airflow db migrate` of the local metadata DB, started now; its output in data/airflow/db-migrate.log."""
+    logs = settings.data_dir / "airflow"
+    logs.mkdir(parents=True, exist_ok=True)
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    return _Background("airflow db migrate", [airflow, "db", "migrate"], env, logs / "db-migrate.log")
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -150,10 +157,9 @@ def cmd_run(args, settings: Settings) -> int:
     started = time.monotonic()
     env = with_airflow_env(settings)
     airflow = str(Path(sys.executable).with_name("airflow"))
-    logs = settings.data_dir / "airflow"
-    logs.mkdir(parents=True, exist_ok=True)
-    parse = _Background("dbt parse", [_dbt_bin(), "parse", "--quiet"], dbt_environ(settings), logs / "dbt-parse.log")
-    migrate = _Background("airflow db migrate", [airflow, "db", "migrate"], env, logs / "db-migrate.log")
+    migrate = _migrate(settings, env)  # creates data/airflow/, where both keep their output
+    parse = _Background("dbt parse", [_dbt_bin(), "parse", "--quiet"], dbt_environ(settings),
+                        settings.data_dir / "airflow" / "dbt-parse.log")
     try:
         path = _sqlite_path(settings, None)
         if not path.exists():
