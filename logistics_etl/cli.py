@@ -122,7 +122,15 @@ def cmd_dbt(args, settings: Settings) -> int:
 def cmd_airflow(args, settings: Settings) -> int:
     from logistics_etl.airflow_env import with_airflow_env
 
-    return _run([str(Path(sys.executable).with_name("airflow")), *args.airflow_args], with_airflow_env(settings))
+    return _run(_airflow_cmd(args.airflow_args), with_airflow_env(settings))
+
+
+def _airflow_cmd(airflow_args: list[str]) -> list[str]:
+    """The Airflow CLI; `dags test` through `logistics_etl.dags_test` (the same command, with the in-process
+    execution API generating the one API version its tasks speak: about 3 s less a run)."""
+    if airflow_args[:2] == ["dags", "test"]:
+        return [sys.executable, "-m", "logistics_etl.dags_test", *airflow_args[2:]]
+    return [str(Path(sys.executable).with_name("airflow")), *airflow_args]
 
 
 def _load_airflow_settings(env: dict[str, str], path: str | None = None) -> int:
@@ -156,7 +164,6 @@ def cmd_run(args, settings: Settings) -> int:
 
     started = time.monotonic()
     env = with_airflow_env(settings)
-    airflow = str(Path(sys.executable).with_name("airflow"))
     migrate = _migrate(settings, env)  # creates data/airflow/, where both keep their output
     parse = _Background("dbt parse", [_dbt_bin(), "parse", "--quiet"], dbt_environ(settings),
                         settings.data_dir / "airflow" / "dbt-parse.log")
@@ -188,7 +195,7 @@ def cmd_run(args, settings: Settings) -> int:
     print(f"[4/4] airflow dags test {DAG_ID} {run_date} (task retries: {args.retries}; "
           f"the deployed DAG retries {settings.task_retries} times)")
     log = settings.data_dir / "airflow" / f"dags-test-{run_date}.log"
-    rc, failed = _dags_test([airflow, "dags", "test", DAG_ID, str(run_date)], env, log)
+    rc, failed = _dags_test(_airflow_cmd(["dags", "test", DAG_ID, str(run_date)]), env, log)
     if rc or failed:
         print(f"DAG run failed (exit {rc}); failed tasks: {', '.join(failed) or '?'}\nfull log: {log}")
         return rc or 1
