@@ -6,7 +6,9 @@ One source stand-in (day 0 at the given scale) is read by both:
 
 - `plain`: `logistics extract` (all nine tables) then `dbt build` (every model, seed and test), each a
   command as a person would type it, into an empty lake and warehouse;
-- `dag`: `airflow dags test medallion_architecture_etl` with cosmos as configured in the DAG, once per
+- `dag`: `logistics airflow dags test medallion_architecture_etl` (Airflow's `dags test`, its in-process
+  execution API generating one API version: `logistics_etl/dags_test.py`, as `logistics run` runs the
+  DAG) with cosmos as configured in the DAG, once per
   execution mode asked for (`--modes local,watcher`, the setting LOGISTICS_DBT_EXECUTION), each into an
   empty lake and warehouse of its own (dbt parse, the metadata DB and the settings load happen before
   the clock starts: they are set-up, not the night's work). Reported twice: the whole command, and the
