@@ -1,6 +1,7 @@
 """`logistics_etl.dags_test`: the in-process execution API that `airflow dags test` runs tasks against,
-generating the one API version the task SDK speaks. Real Airflow apps, built in a fresh process; the
-DAG runs of `tests/test_pipeline_e2e.py` go through it for real (`logistics run`)."""
+generating the one API version the task SDK speaks. Real Airflow apps, built in a fresh process (one
+failure of Cadwyn's generation is simulated, since no installed Airflow produces one); the DAG runs of
+`tests/test_pipeline_e2e.py` go through it for real (`logistics run`)."""
 
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ def schema(annotation):
     return None if annotation is None else TypeAdapter(annotation).json_schema()
 
 def routes(app):
-    app._cadwyn_initialize()  # what the app's first request does
+    if not app._cadwyn_initialized:
+        app._cadwyn_initialize()  # what the app's first request does
     return {version: sorted([sorted(route.methods), route.path, schema(route.response_model),
                              schema(route.body_field.field_info.annotation) if route.body_field else None]
                             for route in router.routes if isinstance(route, APIRoute))
@@ -39,6 +41,15 @@ out = {"api_version": API_VERSION, "newest": full.versions.versions[0].value,
 out["full_routes"], out["lean_routes"] = routes(full), routes(lean)
 twice._cadwyn_initialize()
 out["after_first_request"] = serve_one_version(twice, API_VERSION)
+
+# a generation that fails (simulated: no installed Airflow makes it fail) leaves the app whole
+broken = create_task_execution_api_app()
+def fail():
+    raise RuntimeError("simulated")
+broken._cadwyn_initialize = fail
+out["broken"] = serve_one_version(broken, API_VERSION)
+del broken._cadwyn_initialize
+out["broken_routes"] = routes(broken) == out["full_routes"]
 
 # the API that `dag.test()` gets, asked as its tasks ask it
 import httpx
@@ -71,6 +82,8 @@ def test_the_in_process_api_serves_the_task_sdks_version_alone_with_the_same_rou
     # refused where it would change what a client gets: an older client version, an app already serving
     assert out["older"] is False and out["older_versions"] == len(out["full_routes"])
     assert out["after_first_request"] is False
+    # and so is an app whose one-version generation fails: it generates every version, as Airflow made it
+    assert out["broken"] is False and out["broken_routes"] is True
     assert "keeps all its API versions" in proc.stderr + proc.stdout
     # the in-process API of `dag.test()` answers a request of the tasks' version, having generated no other
     assert out["health"] == [200, {"status": "healthy"}]
