@@ -1,7 +1,7 @@
 """`python -m logistics_etl.dags_test <dag_id> <date> [options]`: Airflow's own `airflow dags test`, with
 its in-process execution API serving only the API version that this process's tasks speak.
 
-`airflow dags test` runs every task inside its own process (no scheduler, no worker) against an
+`airflow dags test` runs every task in the one process of the command (no scheduler, no worker) against an
 in-process copy of Airflow's execution API (`InProcessExecutionAPI`). That API is a Cadwyn app: at its first
 request Cadwyn generates the routes and schemas of every API version Airflow still serves (nine in Airflow
 3.3), so that workers of older releases keep working. A running API server pays that once at its start;
