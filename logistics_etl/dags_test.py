@@ -6,7 +6,7 @@ in-process copy of Airflow's execution API (`InProcessExecutionAPI`). That API i
 request Cadwyn generates the routes and schemas of every API version Airflow still serves (nine in Airflow
 3.3), so that workers of older releases keep working. A running API server pays that once at its start;
 `airflow dags test` pays it in every run, inside the first task: about 3 s of a 25-30 s scale-1 day here
-(`check_configuration` took 3.1-3.8 s, 0.45-0.9 s with one version). The only client of the in-process API
+(`check_configuration` took 3.2-3.8 s; one version's routes take about 0.7 s). The only client of the in-process API
 is the task SDK of the same process, which speaks one version, the newest: so before the first request this
 module gives the app a version bundle of that one version (the same schemas as the head version: the newest
 version's changes only say how to serve the older ones), drops the routes that exist only in older
