@@ -151,8 +151,7 @@ def _migrate(settings: Settings, env: dict[str, str]) -> _Background:
     """`airflow db migrate` of the local metadata DB, started now; its output in data/airflow/db-migrate.log."""
     logs = settings.data_dir / "airflow"
     logs.mkdir(parents=True, exist_ok=True)
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    return _Background("airflow db migrate", [airflow, "db", "migrate"], env, logs / "db-migrate.log")
+    return _Background("airflow db migrate", _airflow_cmd(["db", "migrate"]), env, logs / "db-migrate.log")
 
 
 def cmd_run(args, settings: Settings) -> int:
