@@ -259,8 +259,7 @@ def build_once(groups: list) -> None:
                 continue
             if hasattr(task, "producer_task_id"):
                 task.producer_task_id = first.task_id
-            if producer.task_id in task.upstream_task_ids:
-                task.upstream_task_ids.discard(producer.task_id)
+            if producer.task_id in task.upstream_task_ids:  # (the edge itself goes with the producer, below)
                 first >> task
         for gone in (producer, gate):
             for up in gone.upstream_task_ids:
