@@ -24,7 +24,13 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from logistics_etl.collector import freeze_what_exists
 from logistics_etl.contract import TABLES
-from logistics_etl.layer_build import build_once, producer_of, use_layer_build_producer, use_reported_status_poke
+from logistics_etl.layer_build import (
+    build_once,
+    fold_tests_into_their_nodes,
+    producer_of,
+    use_layer_build_producer,
+    use_reported_status_poke,
+)
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -122,18 +128,19 @@ EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.WATCHER if WATCHER else
 
 
 def _follow_the_layer_build(group: DbtTaskGroup) -> None:
-    """Watcher mode: every model and test task of the layer runs after the `dbt build`, whatever
-    its outcome, and reports what the build said of its node.
+    """Watcher mode: every model, seed and snapshot task of the layer runs after the `dbt build`, whatever
+    its outcome, and reports what the build said of its node (and, once `fold_tests_into_their_nodes` has
+    run, of the node's tests).
 
     - After, not beside it: with one writer at a time (DuckDB, one task slot) a sensor that started first
       would hold the only slot while the build waits for it.
-    - `one_done`: a task runs once the build has succeeded or failed, so a failing model or test turns its
-      own task red (and what dbt skipped after it) while the rest go green. If the build never ran (an
-      upstream failure) the tasks are skipped instead of building their models themselves.
+    - `one_done`: a task runs once the build has succeeded or failed, so a failing model, or a failing test
+      of it, turns the model's own task red (and what dbt skipped after it) while the rest go green. If the
+      build never ran (an upstream failure) the tasks are skipped instead of building their models themselves.
     - A sensor that finds its node reported on its first try reads only what the build reported of it
       (`ReportedStatusPoke`).
     - The build is not retried (cosmos would skip a second attempt anyway, which would skip every task of
-      the layer and let the run succeed): the model and test tasks retry, each running its own node.
+      the layer and let the run succeed): the node tasks retry, each building its own node.
     """
     producer = producer_of(group)
     use_layer_build_producer(producer)
@@ -239,6 +246,7 @@ def medallion_architecture_etl():
     gold = _layer("process_gold_layer", ["dbt_project/gold", "tests/dbt/gold"])
     if WATCHER:
         build_once([bronze, silver, gold])
+        fold_tests_into_their_nodes([bronze, silver, gold])  # a node's task reports its tests too
     check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 
 

@@ -1,5 +1,5 @@
 """The one `dbt build` of cosmos's watcher mode (all three layers: `build_once`), with dbt's events reported
-off dbt's threads.
+off dbt's threads, and one task per dbt node that reports the node and its tests (`fold_tests_into_their_nodes`).
 
 Cosmos's watcher producer turns every dbt event into JSON and, for each node's start, compile, execute
 and finish, pushes an XCom on the thread that runs the node, under one lock: about four Airflow API
@@ -13,22 +13,23 @@ per-model sensors read) and changes only how events reach Airflow:
   and queues them; every other event costs one name lookup;
 - one publisher thread reports them: a finished model, seed or snapshot as **one** XCom, cosmos's status
   key holding what cosmos spreads over three (the status and outlets, dbt's timing and message, the
-  compiled SQL); a finished data test only adds to its model's aggregate, which is all a sensor reads of
-  it; a finished unit test is not reported (no task reads it); errors and skips after a failure go to
-  cosmos's own parser;
+  compiled SQL); a finished data test only adds to its model's tests' report (`tests_report`: pass or
+  fail, and the tests that did not pass, by name), pushed once all of the model's tests are in; a finished
+  unit test is not reported (no task reads it); errors and skips after a failure go to cosmos's own parser;
 - dbt prints its usual text log (`--log-format text`), so the task log reads like a terminal run.
 
 The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
-each data test's own event: the sensors read tests only through their model's aggregate. The compiled
+each data test's own event: the sensors read tests only through their model's report. The compiled
 SQL is read from where dbt writes it for this project (`target/compiled/<package>/<model path>/...`):
 cosmos looks under `models/` only, so with `model-paths: ["dbt_project"]` it found none and logged a
 warning per model.
 
-`ReportedStatusPoke` is the other side: on a first try a model's sensor reads that one XCom and a tests'
-sensor its model's test aggregate, and decides: one Airflow API request each, where cosmos's `poke` makes
-four or five (the producer task's state, dbt's start-up events, the status, the compiled SQL, dbt's event).
-cosmos's own `poke` still reads everything it needs from the same keys (the extra fields of the status
-are ignored), and takes over on a retry or when a node was not reported. (The deferrable sensors'
+`ReportedStatusPoke` is the other side: on a first try a node's sensor reads that one XCom and, if the node
+was built and has tests, its tests' report, and decides: one or two Airflow API requests, where cosmos's
+`poke` makes four or five (the producer task's state, dbt's start-up events, the status, the compiled SQL,
+dbt's event) for the node, and as many again in its tests' task. cosmos's own `poke` still reads everything
+it needs of the node from the same keys (the extra fields of the status are ignored), and takes over on a
+retry (which builds the node and its tests again) or when a node was not reported. (The deferrable sensors'
 trigger would miss the separate event and SQL keys; the DAG's sensors are not deferrable.)
 """
 
@@ -45,7 +46,7 @@ from typing import Any
 import yaml
 from airflow.exceptions import AirflowException
 from cosmos.airflow.compatibility import AirflowSkipException
-from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key, push_test_result_or_aggregate
+from cosmos.operators._watcher.aggregation import accumulate_test_result, get_tests_status_xcom_key
 from cosmos.operators._watcher.base import (
     _DBT_ERROR_EVENTS_TYPES,
     BaseConsumerSensor,
@@ -140,15 +141,20 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         return super().calculate_openlineage_events_completes(env, project_dir, dbt_command_line)
 
     def _report_finished_test(self, node: dict, context: Any) -> bool:
-        """A data test finished: only its model's aggregate is read (by the model's `test` sensor), so push
-        that alone. Cosmos's parser would also push the test's own event, which no task reads (219 API
-        calls a run). A test skipped after an upstream failure goes through the parser, which fails it."""
-        status, unique_id = node.get("node_status"), node.get("unique_id")
-        if not self.tests_per_model or (is_dbt_node_status_skipped(status)
-                                        and unique_id in self._upstream_failure_skipped_ids):
+        """A data test finished: record it under each model it tests (a `relationships` test has two) and, once
+        all of a model's tests are in, push that model's tests' report (`tests_report`), which its task reads.
+        Cosmos's parser would also push the test's own event, which no task reads (219 API calls a run). A
+        test that dbt skipped (its model, or a parent, failed) counts as not passed."""
+        unique_id = node.get("unique_id")
+        if not self.tests_per_model or not unique_id:
             return False
-        push_test_result_or_aggregate(unique_id, status, self.tests_per_model, self.test_results_per_model,
-                                      context["ti"])
+        # (one publisher thread calls this: no lock)
+        for model in accumulate_test_result(unique_id, node.get("node_status"), self.tests_per_model,
+                                            self.test_results_per_model):
+            results = self.test_results_per_model[model]
+            if len(results) == len(self.tests_per_model[model]):
+                safe_xcom_push(task_instance=context["ti"], key=get_tests_status_xcom_key(model),
+                               value=tests_report(results))
         return True
 
     def _report_finished_node(self, event: dict, node: dict, context: Any, compiled: _CompiledSql,
@@ -169,6 +175,21 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                   "dbt_event": dbt_event.values.get(get_dbt_event_xcom_key(unique_id)),
                   "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
         safe_xcom_push(task_instance=context["ti"], key=get_status_xcom_key(unique_id), value=report)
+
+
+def tests_report(results: dict[str, str | None]) -> dict:
+    """What a node's task reads of its tests: `pass` when every one passed (or warned), otherwise `fail` and the
+    ones that did not pass, by name, with dbt's status for each (`fail`, `error`, or `skipped` when a parent
+    failed)."""
+    not_passed = {test_name(uid): status for uid, status in sorted(results.items())
+                  if not is_dbt_node_status_success(status)}
+    return {"status": "fail" if not_passed else "pass", "tests": len(results), "not_passed": not_passed}
+
+
+def test_name(unique_id: str) -> str:
+    """A data test's name from its unique id (`test.<package>.<name>.<hash>`)."""
+    parts = unique_id.split(".")
+    return parts[2] if len(parts) > 2 else unique_id
 
 
 def _openlineage_provider_installed() -> bool:
@@ -233,8 +254,8 @@ def use_layer_build_producer(producer: DbtProducerWatcherOperator) -> None:
 def build_once(groups: list) -> None:
     """Watcher mode, one `DbtTaskGroup` per layer: the first group's producer builds every group's nodes in
     **one** `dbt build`, as cosmos's watcher is meant to run (one dbt invocation, dbt's threads across the
-    whole graph); the later groups keep only their model and test tasks, which report what that build said
-    of their nodes. Each group would otherwise start dbt again for its own build (three start-ups, three
+    whole graph); the later groups keep only their node tasks, which report what that build said of their
+    nodes. Each group would otherwise start dbt again for its own build (three start-ups, three
     copies of the project, two more producer tasks and gates: about 1.2 s of a scale-1 day), and a layer would
     wait for every node of the layer before it, where dbt starts a node as soon as its own parents are done.
 
@@ -269,6 +290,35 @@ def build_once(groups: list) -> None:
             dag._remove_task(gone.task_id)
 
 
+def fold_tests_into_their_nodes(groups: list) -> None:
+    """Watcher mode: one task per model, seed and snapshot, which reports the node **and its tests**, instead
+    of cosmos's two (`<node>.run` and `<node>.test`), as local mode's `TestBehavior.BUILD` tasks do.
+
+    The tests still run inside the one `dbt build`, right after their node, and a failing test still stops
+    dbt from building what depends on its node. What changes is where its result shows: the node's own task
+    fails, naming each test that did not pass, where it used to be the node's second task. Half as many
+    tasks, and every task costs Airflow its life cycle (about 80 ms under `airflow dags test`, a process of
+    its own under a scheduler): on the scale-1 day, 51 tasks and about 4 s of a 25-second run.
+
+    A node's task that reports tests retries as `dbt build --select <node>` (the node and its tests), where
+    its `run` retried the model alone and the tests' task `dbt test`. Call it after `build_once`.
+    """
+    for group in groups:
+        sensors = [t for t in group.iter_tasks() if hasattr(t, "producer_task_id")]
+        nodes = {t.model_unique_id: t for t in sensors if not t.is_test_sensor}
+        for tests in (t for t in sensors if t.is_test_sensor):
+            node, dag = nodes[tests.model_unique_id], tests.dag
+            for up in tests.upstream_task_ids:
+                dag.get_task(up).downstream_task_ids.discard(tests.task_id)
+            for down in tests.downstream_task_ids:
+                task = dag.get_task(down)
+                task.upstream_task_ids.discard(tests.task_id)
+                node >> task
+            dag._remove_task(tests.task_id)
+            node.reports_tests = True
+            node.base_cmd = ["build"]
+
+
 def producer_of(group: Any) -> DbtProducerWatcherOperator:
     """The watcher producer task that cosmos made for a `DbtTaskGroup`."""
     return next(t for t in group.iter_tasks() if t.task_id == f"{group.group_id}.dbt_producer_watcher")
@@ -276,10 +326,12 @@ def producer_of(group: Any) -> DbtProducerWatcherOperator:
 
 class ReportedStatusPoke:
     """For cosmos's watcher sensors (mixed in before the sensor's class): a first try that finds its node
-    reported decides on that one XCom (see the module's docstring): a model's sensor reads the status that
-    `LayerBuildProducer` pushed with dbt's event and the compiled SQL in it, logs the event and shows the SQL
-    as the task's rendered `compiled_sql`; a tests' sensor reads its model's test aggregate. A retry, or a
-    node not reported yet, takes cosmos's own `poke`."""
+    reported decides on what the build reported (see the module's docstring): a model's sensor reads the status
+    that `LayerBuildProducer` pushed with dbt's event and the compiled SQL in it, logs the event and shows the SQL
+    as the task's rendered `compiled_sql`; a node that reports its tests (`fold_tests_into_their_nodes`) then
+    reads its tests' report, a second request. A retry, or a node not reported yet, takes cosmos's own `poke`."""
+
+    reports_tests = False
 
     def poke(self, context: Any) -> bool:
         ti = context["ti"]
@@ -296,15 +348,33 @@ class ReportedStatusPoke:
         if is_dbt_node_status_skipped(status):
             raise AirflowSkipException(f"{self._resource_label} '{self.model_unique_id}' was skipped by the dbt "
                                        "command.")
-        if is_dbt_node_status_success(status):
-            return True
-        raise AirflowException(f"{self._resource_label} '{self.model_unique_id}' finished with status '{status}'")
+        if not is_dbt_node_status_success(status):
+            raise AirflowException(f"{self._resource_label} '{self.model_unique_id}' finished with status "
+                                   f"'{status}'")
+        if self.reports_tests:
+            self._check_tests(ti)
+        return True
 
     def _reported(self, ti: Any) -> Any:
         """What the build reported of this sensor's node (one API request), or None if it has not."""
         key = (get_tests_status_xcom_key(self.model_unique_id) if self.is_test_sensor
                else get_status_xcom_key(self.model_unique_id))
         return get_xcom_val(ti, self.producer_task_id, key)
+
+    def _check_tests(self, ti: Any) -> None:
+        """The node was built: fail unless the build reported every one of its tests as passed."""
+        node = f"{self._resource_label} '{self.model_unique_id}'"
+        report = get_xcom_val(ti, self.producer_task_id, get_tests_status_xcom_key(self.model_unique_id))
+        if not isinstance(report, dict):  # (cosmos's own aggregate is a bare "pass"/"fail", without names)
+            report = {"status": report, "not_passed": {}}
+        if report["status"] is None:
+            raise AirflowException(f"{node} was built, but the dbt build did not report all of its tests: see the "
+                                   f"log of {self.producer_task_id}")
+        if report["status"] != "pass":
+            failed = ", ".join(f"{name} ({status})" for name, status in report["not_passed"].items())
+            raise AirflowException(f"{node} was built, but its tests did not all pass: "
+                                   + (failed or f"see the log of {self.producer_task_id}"))
+        self.log.info("%s: its %s tests passed", node, report.get("tests", "data"))
 
 
 _LEAN_SENSORS: dict[type, type] = {}

@@ -83,11 +83,17 @@ print(json.dumps({
     "producer_classes": sorted({type(t).__name__ for t in producers}),
     "producer_selects": {t.task_id: t.select for t in producers},
     "sensor_producers": sorted({t.producer_task_id for t in sensors}),
-    # a tests' task reads its model's test aggregate, which the build it reports on makes from its tests_per_model
+    # watcher mode: a node's task reports its tests too; no task of cosmos's own for a model's tests
     "test_sensors": len([t for t in sensors if getattr(t, "is_test_sensor", False)]),
-    "test_sensors_unknown_to_their_build": sorted(
-        t.task_id for t in sensors if getattr(t, "is_test_sensor", False)
-        and t.model_unique_id not in (dag.get_task(t.producer_task_id).tests_per_model or {})),
+    "sensors_reporting_tests": len([t for t in sensors if getattr(t, "reports_tests", False)]),
+    # every model with tests in the build has its task read their report, and that task retries them too
+    "tested_nodes_without_a_task_reporting_their_tests": sorted(
+        set().union(*[p.tests_per_model or {} for p in producers])
+        - {t.model_unique_id for t in sensors if getattr(t, "reports_tests", False)}),
+    # (the dbt command that cosmos builds for a retry, without the `--select` of the node it adds)
+    "tests_reporting_sensors_not_retrying_with_build": sorted(
+        t.task_id for t in sensors if getattr(t, "reports_tests", False)
+        and t.build_cmd(context={}, cmd_flags=[])[0][1:2] != ["build"]),
     "sensors_not_after_producer": sensors_not_after_producer(),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,

@@ -169,9 +169,9 @@ def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path,
 def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_tasks(dag_info, manifest,
                                                                                       tmp_path: Path):
     """The default (watcher): one producer, our `LayerBuildProducer`, runs one `dbt build` of the three
-    layers (the first group's task; the silver and gold groups keep only their model and test tasks), and
-    every model or test task of every layer reports on it and runs after it, so a sensor can never hold
-    the single DuckDB slot the build needs."""
+    layers (the first group's task; the silver and gold groups keep only their node tasks), and every
+    model, seed and snapshot task of every layer reports on it (the node and its tests: no separate tests'
+    task) and runs after it, so a sensor can never hold the single DuckDB slot the build needs."""
     producer = "process_bronze_layer.dbt_producer_watcher"
     assert dag_info["producers"] == [producer]
     assert dag_info["producer_classes"] == ["LayerBuildProducer"]
@@ -179,15 +179,18 @@ def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_
         "path:dbt_project/bronze", "path:seeds", "path:dbt_project/silver", "path:snapshots",
         "path:dbt_project/gold", "path:tests/dbt/gold"]
     assert dag_info["sensor_producers"] == [producer]
-    assert dag_info["test_sensors"] >= 50 and dag_info["test_sensors_unknown_to_their_build"] == []
+    assert dag_info["test_sensors"] == 0 and dag_info["sensors_reporting_tests"] >= 50
+    assert dag_info["tested_nodes_without_a_task_reporting_their_tests"] == []
+    assert dag_info["tests_reporting_sensors_not_retrying_with_build"] == []
     assert dag_info["sensors_not_after_producer"] == []
     for layer in ("silver", "gold"):
         assert not [t for t in dag_info["groups"][f"process_{layer}_layer"] if "producer" in t], layer
     # a failed build still lets each task report its node; a build that never ran skips them; the build
-    # itself is not retried (its model and test tasks are)
+    # itself is not retried (its node tasks are)
     assert dag_info["sensor_trigger_rules"] == ["one_done"]
     assert dag_info["sensors_without_reported_status_poke"] == []
     assert dag_info["producer_retries"] == [0]
-    assert "process_gold_layer.fct_shipments.test" in dag_info["groups"]["process_gold_layer"]
+    assert "process_gold_layer.fct_shipments.run" in dag_info["groups"]["process_gold_layer"]
+    assert not [t for ts in dag_info["groups"].values() for t in ts if t.endswith(".test")]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
     assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of watcher, local" in bad.stderr

@@ -183,7 +183,7 @@ def assert_the_ui_shows_the_dag_after_its_runs(data_dir: Path) -> None:
     for group in ("check_configuration", "extract_from_sqlserver", "process_bronze_layer", "process_silver_layer",
                   "process_gold_layer"):
         assert group in seen["collapsed"], group
-    # watcher mode: each model, seed and snapshot is a group of its name (its task, then its tests' task)
+    # watcher mode: each model, seed and snapshot is a group of its name, holding its task (the node and its tests)
     nodes = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())["nodes"].values()
     expected = [n["name"] for n in nodes if n["resource_type"] in ("model", "seed", "snapshot")]
     missing = [name for name in expected if not re.search(rf"(?<!\w){name}(?!\w)", seen["expanded"])]
@@ -254,82 +254,93 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
     assert PASSWORD not in text and SAS_SIGNATURE not in text
 
 
-def _tasks_after_a_failure_of(unique_id: str) -> set[str]:
-    """The silver and gold tasks that a failure of `unique_id` turns red, from the dbt manifest: the node task
-    of each node that depends on it (dbt skips them, cosmos reports the skip as a failure), and the tests'
-    task of each model with a test that reads the failed node or one of those."""
+def _tasks_after_failures_of(*unique_ids: str) -> set[str]:
+    """The tasks that failures of `unique_ids` (a model that errors, or a model whose test fails) turn red, from
+    the dbt manifest: the task of each failed node and of each node that depends on one (dbt skips them, cosmos
+    reports the skip as a failure), and the task of every node with a test that reads one of those (dbt skips
+    the test, and a node's task reports its tests)."""
     import json
 
     from logistics_etl.settings import PROJECT_ROOT
 
     nodes = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())["nodes"]
     parents = {uid: set(node.get("depends_on", {}).get("nodes", [])) for uid, node in nodes.items()}
-    hit, grew = {unique_id}, True
+    hit, grew = set(unique_ids), True
     while grew:
         more = {uid for uid, ups in parents.items() if not uid.startswith("test.") and ups & hit} - hit
         hit, grew = hit | more, bool(more)
     suffix = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
-    layer = {"silver": "process_silver_layer", "gold": "process_gold_layer", "seeds": "process_silver_layer",
-             "snapshots": "process_silver_layer"}
+    layer = {"bronze": "process_bronze_layer", "silver": "process_silver_layer", "gold": "process_gold_layer",
+             "seeds": "process_silver_layer", "snapshots": "process_silver_layer"}
 
-    def group(uid: str) -> str | None:
+    def task(uid: str) -> str | None:
         path = nodes[uid]["original_file_path"].split("/")
-        return layer.get(path[1] if path[0] == "dbt_project" else path[0])
+        group = layer.get(path[1] if path[0] == "dbt_project" else path[0])
+        kind = suffix.get(nodes[uid]["resource_type"])
+        return f"{group}.{nodes[uid]['name']}.{kind}" if group and kind else None
 
-    out = {f"{group(uid)}.{nodes[uid]['name']}.{suffix[nodes[uid]['resource_type']]}"
-           for uid in hit - {unique_id} if group(uid)}
-    for uid, ups in parents.items():
-        if uid.startswith("test.") and ups & hit:
-            out |= {f"{group(model)}.{nodes[model]['name']}.test" for model in ups if model in nodes
-                    and group(model) and nodes[model]["resource_type"] in suffix}
-    return out
+    tested = {model for uid, ups in parents.items() if uid.startswith("test.") and ups & hit
+              for model in ups if model in nodes}
+    return {t for t in map(task, hit | tested) if t}
 
 
-def test_a_model_that_dbt_fails_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
-    """Watcher mode for real: the DAG's one `dbt build` fails one bronze model (a committed Vehicles batch
-    whose CapacityKg cannot be cast), and each model and test task then reports what the build said of its
-    node. The failed model's task is red and logs dbt's error, and so is its tests' task (dbt skipped the
-    tests; cosmos reports a failed model's tests as failed); so are the tasks of every silver and gold node
-    that depends on it (dbt skipped them) and the tests' task of a model with a test that reads one of
-    those. Every other task is green: dbt built what did not depend on the failure."""
+def _commit_a_bad_batch(table_dir: Path, column: str, values: list) -> None:
+    """A second lake batch of a table, committed as the extract commits one: the first batch's rows with
+    `column` set to `values`."""
     import json
-    import sqlite3
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
-    run_cli("extract")
-    vehicles = data_dir / "lake" / "bronze" / "Vehicles"
-    landed, broken = vehicles / "batch=000001", vehicles / "batch=000002"
+    landed, broken = table_dir / "batch=000001", table_dir / "batch=000002"
     broken.mkdir()
     part = pq.read_table(landed / "part-00000.parquet")
-    column = part.schema.get_field_index("CapacityKg")
-    part = part.set_column(column, "CapacityKg", pa.array(["heavy"] * part.num_rows))
+    values = (values * part.num_rows)[:part.num_rows]
+    part = part.set_column(part.schema.get_field_index(column), column, pa.array(values))
     pq.write_table(part, broken / "part-00000.parquet")
     manifest = json.loads((landed / "_manifest.json").read_text())
     (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": 2}))
+
+
+def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
+    """Watcher mode for real: the DAG's one `dbt build` fails one bronze model (a committed Vehicles batch
+    whose CapacityKg cannot be cast) and one bronze test (a committed Carriers batch with a null CarrierID:
+    the model builds, its `not_null` test fails), and each node's task then reports what the build said of
+    its node and its tests. The two models' tasks are red and name what failed (dbt's cast error; the
+    failing test, by name); so are the tasks of every silver and gold node that depends on either (dbt
+    skipped them) and of every node with a test that reads one of those (dbt skipped the test). Every
+    other task is green: dbt built and tested what did not depend on a failure."""
+    import sqlite3
+
+    run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
+    run_cli("extract")
+    _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+    _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Carriers", "CarrierID", [None, 1])
 
     proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False)
     assert proc.returncode != 0 and "DAG run failed" in proc.stdout, proc.stdout[-2000:]
     con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
     states = dict(con.execute("select task_id, state from task_instance"))
     con.close()
-    bronze = {t: s for t, s in states.items() if t.startswith("process_bronze_layer.")}
-    assert bronze.pop("process_bronze_layer.brz_vehicles.run") == "failed"
-    assert bronze.pop("process_bronze_layer.brz_vehicles.test") == "failed"
-    assert bronze.pop("process_bronze_layer.dbt_producer_watcher") == "failed"
-    assert bronze.pop("process_bronze_layer.dbt_producer_watcher_done") == "upstream_failed"
-    assert len(bronze) >= 18 and set(bronze.values()) == {"success"}, bronze
-    later = {t: s for t, s in states.items() if t.startswith(("process_silver_layer.", "process_gold_layer."))}
-    failed = _tasks_after_a_failure_of("model.logistics_warehouse.brz_vehicles")
-    assert {"process_silver_layer.slv_vehicles.run", "process_silver_layer.snp_vehicles.snapshot"} <= failed
-    assert {t for t, s in later.items() if s == "failed"} == failed & set(later), later
-    assert len(later) >= 70 and {s for t, s in later.items() if t not in failed} == {"success"}, later
+    assert states.pop("process_bronze_layer.dbt_producer_watcher") == "failed"
+    assert states.pop("process_bronze_layer.dbt_producer_watcher_done") == "upstream_failed"
+    nodes = {t: s for t, s in states.items() if t.startswith(("process_bronze_layer.", "process_silver_layer.",
+                                                              "process_gold_layer."))}
+    assert len(nodes) >= 50 and not [t for t in nodes if t.endswith(".test")], sorted(nodes)
+    failed = _tasks_after_failures_of("model.logistics_warehouse.brz_vehicles",
+                                      "model.logistics_warehouse.brz_carriers")
+    assert {"process_bronze_layer.brz_vehicles.run", "process_bronze_layer.brz_carriers.run",
+            "process_silver_layer.slv_vehicles.run", "process_silver_layer.snp_vehicles.snapshot",
+            "process_silver_layer.slv_carriers.run"} <= failed
+    assert "process_bronze_layer.brz_orders.run" not in failed
+    assert {t for t, s in nodes.items() if s == "failed"} == failed & set(nodes), nodes
+    assert {s for t, s in nodes.items() if t not in failed} == {"success"}, nodes
     failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
     assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
+    assert ("Model 'model.logistics_warehouse.brz_carriers' was built, but its tests did not all pass: "
+            "not_null_brz_carriers_carrier_id (fail)") in log
 
 
 def test_the_set_up_commands_of_a_run_report_a_failure_with_their_output(tmp_path: Path, capsys):
