@@ -303,6 +303,7 @@ def fold_tests_into_their_nodes(groups: list) -> None:
     A node's task that reports tests retries as `dbt build --select <node>` (the node and its tests), where
     its `run` retried the model alone and the tests' task `dbt test`. Call it after `build_once`.
     """
+    replaced: dict[str, str] = {}  # a removed tests' task -> its node's task
     for group in groups:
         sensors = [t for t in group.iter_tasks() if hasattr(t, "producer_task_id")]
         nodes = {t.model_unique_id: t for t in sensors if not t.is_test_sensor}
@@ -315,8 +316,25 @@ def fold_tests_into_their_nodes(groups: list) -> None:
                 task.upstream_task_ids.discard(tests.task_id)
                 node >> task
             dag._remove_task(tests.task_id)
+            replaced[tests.task_id] = node.task_id
             node.reports_tests = True
             node.base_cmd = ["build"]
+    if replaced:  # cosmos chained each model's group to the next by its last task, the tests' task
+        _replace_in_group_edges(groups[0].dag.task_group, replaced)
+
+
+def _replace_in_group_edges(group: Any, replaced: dict[str, str]) -> None:
+    """Point the edges that task groups keep of their own (`upstream_task_ids`, `downstream_task_ids`: the
+    tasks a group as a whole follows or leads) at the tasks that replaced removed ones; the UI's graph sorts
+    each group by them and fails on a task that is gone."""
+    for attr in ("upstream_task_ids", "downstream_task_ids"):
+        ids = getattr(group, attr)
+        if gone := ids & replaced.keys():
+            ids -= gone
+            ids |= {replaced[task_id] for task_id in gone}
+    for child in group.children.values():
+        if hasattr(child, "children"):
+            _replace_in_group_edges(child, replaced)
 
 
 def producer_of(group: Any) -> DbtProducerWatcherOperator:

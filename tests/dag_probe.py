@@ -75,7 +75,23 @@ def param_errors(values: dict) -> dict:
     return out
 
 
+def dangling_task_ids() -> list[str]:
+    """Ids that a task or a task group names as a neighbour but that are no task of the DAG (the UI's graph
+    fails on one)."""
+    out, ids = set(), set(dag.task_dict)
+
+    def walk(node) -> None:
+        out.update(f"{node.node_id} -> {t}" for attr in ("upstream_task_ids", "downstream_task_ids")
+                   for t in set(getattr(node, attr)) - ids)
+        for child in getattr(node, "children", {}).values():
+            walk(child)
+
+    walk(dag.task_group)
+    return sorted(out)
+
+
 print(json.dumps({
+    "dangling_task_ids": dangling_task_ids(),
     "param_checks": param_errors({"all": {}, "two": {"tables": ["Shipments", "Orders"], "full_refresh": True},
                                   "unknown": {"tables": ["Parcels"]}, "twice": {"tables": ["Orders", "Orders"]},
                                   "not_a_list": {"tables": "Orders"}}),

@@ -182,6 +182,7 @@ def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_
     assert dag_info["test_sensors"] == 0 and dag_info["sensors_reporting_tests"] >= 50
     assert dag_info["tested_nodes_without_a_task_reporting_their_tests"] == []
     assert dag_info["tests_reporting_sensors_not_retrying_with_build"] == []
+    assert dag_info["dangling_task_ids"] == []  # no edge, of a task or a task group, to a removed task
     assert dag_info["sensors_not_after_producer"] == []
     for layer in ("silver", "gold"):
         assert not [t for t in dag_info["groups"][f"process_{layer}_layer"] if "producer" in t], layer
