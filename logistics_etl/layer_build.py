@@ -181,12 +181,12 @@ def tests_report(results: dict[str, str | None]) -> dict:
     """What a node's task reads of its tests: `pass` when every one passed (or warned), otherwise `fail` and the
     ones that did not pass, by name, with dbt's status for each (`fail`, `error`, or `skipped` when a parent
     failed)."""
-    not_passed = {test_name(uid): status for uid, status in sorted(results.items())
+    not_passed = {_data_test_name(uid): status for uid, status in sorted(results.items())
                   if not is_dbt_node_status_success(status)}
     return {"status": "fail" if not_passed else "pass", "tests": len(results), "not_passed": not_passed}
 
 
-def test_name(unique_id: str) -> str:
+def _data_test_name(unique_id: str) -> str:
     """A data test's name from its unique id (`test.<package>.<name>.<hash>`)."""
     parts = unique_id.split(".")
     return parts[2] if len(parts) > 2 else unique_id
