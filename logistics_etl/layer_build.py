@@ -13,23 +13,24 @@ per-model sensors read) and changes only how events reach Airflow:
   and queues them; every other event costs one name lookup;
 - one publisher thread reports them: a finished model, seed or snapshot as **one** XCom, cosmos's status
   key holding what cosmos spreads over three (the status and outlets, dbt's timing and message, the
-  compiled SQL); a finished data test only adds to its model's tests' report (`tests_report`: pass or
-  fail, and the tests that did not pass, by name), pushed once all of the model's tests are in; a finished
-  unit test is not reported (no task reads it); errors and skips after a failure go to cosmos's own parser;
+  compiled SQL) and, for a node with data tests, their report (`tests_report`: pass or fail, and the tests
+  that did not pass, by name): a node with tests is pushed once they are all in (or when the build ends);
+  a finished unit test is not reported (no task reads it); errors and skips after a failure go to cosmos's
+  own parser;
 - dbt prints its usual text log (`--log-format text`), so the task log reads like a terminal run.
 
 The node-start/compile/execute XComs are not sent: each was overwritten by the node's finish. Nor is
-each data test's own event: the sensors read tests only through their model's report. The compiled
-SQL is read from where dbt writes it for this project (`target/compiled/<package>/<model path>/...`):
-cosmos looks under `models/` only, so with `model-paths: ["dbt_project"]` it found none and logged a
-warning per model.
+each data test's own event, nor cosmos's aggregate of a model's tests: the sensors read tests only in their
+model's report. The compiled SQL is read from where dbt writes it for this project
+(`target/compiled/<package>/<model path>/...`): cosmos looks under `models/` only, so with
+`model-paths: ["dbt_project"]` it found none and logged a warning per model.
 
-`ReportedStatusPoke` is the other side: on a first try a node's sensor reads that one XCom and, if the node
-was built and has tests, its tests' report, and decides: one or two Airflow API requests, where cosmos's
-`poke` makes four or five (the producer task's state, dbt's start-up events, the status, the compiled SQL,
-dbt's event) for the node, and as many again in its tests' task. cosmos's own `poke` still reads everything
-it needs of the node from the same keys (the extra fields of the status are ignored), and takes over on a
-retry (which builds the node and its tests again) or when a node was not reported. (The deferrable sensors'
+`ReportedStatusPoke` is the other side: on a first try a node's sensor reads that one XCom and decides on
+it, node and tests: one Airflow API request, where cosmos's `poke` makes four or five (the producer task's
+state, dbt's start-up events, the status, the compiled SQL, dbt's event) for the node, and as many again in
+its tests' task. cosmos's own `poke` still reads everything it needs of the node from the same key (the extra
+fields of the status are ignored), and takes over on a retry (which builds the node and its tests again) or
+when a node was not reported. (The deferrable sensors'
 trigger would miss the separate event and SQL keys; the DAG's sensors are not deferrable.)
 """
 
@@ -46,7 +47,7 @@ from typing import Any
 import yaml
 from airflow.exceptions import AirflowException
 from cosmos.airflow.compatibility import AirflowSkipException
-from cosmos.operators._watcher.aggregation import accumulate_test_result, get_tests_status_xcom_key
+from cosmos.operators._watcher.aggregation import accumulate_test_result
 from cosmos.operators._watcher.base import (
     _DBT_ERROR_EVENTS_TYPES,
     BaseConsumerSensor,
@@ -98,6 +99,8 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                 events.put(MessageToJson(event, preserving_proto_field_name=True))
 
         compiled = _CompiledSql(cwd)
+        self._held_reports: dict[str, dict] = {}  # a node's report, until its tests are all in
+        self._tests_reports: dict[str, dict] = {}  # a node's tests' report, once they are
 
         def publish() -> None:
             while (line := events.get()) is not None:
@@ -124,6 +127,8 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         finally:
             events.put(None)
             publisher.join()
+            for unique_id in list(self._held_reports):  # tests that never finished (the build stopped early):
+                self._push_report(unique_id, context, complete=False)  # the node's task says so
             gc.collect()  # dbt's manifest and results, now garbage, are most of what is left to scan
         if errors:
             raise errors[0]
@@ -141,10 +146,10 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
         return super().calculate_openlineage_events_completes(env, project_dir, dbt_command_line)
 
     def _report_finished_test(self, node: dict, context: Any) -> bool:
-        """A data test finished: record it under each model it tests (a `relationships` test has two) and, once
-        all of a model's tests are in, push that model's tests' report (`tests_report`), which its task reads.
-        Cosmos's parser would also push the test's own event, which no task reads (219 API calls a run). A
-        test that dbt skipped (its model, or a parent, failed) counts as not passed."""
+        """A data test finished: record it under each model it tests (a `relationships` test has two); once
+        all of a model's tests are in, their report (`tests_report`) goes into the model's one XCom, which is
+        pushed then. Cosmos's parser would push each test's own event too, which no task reads (219 API calls
+        a run). A test that dbt skipped (its model, or a parent, failed) counts as not passed."""
         unique_id = node.get("unique_id")
         if not self.tests_per_model or not unique_id:
             return False
@@ -153,15 +158,16 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
                                             self.test_results_per_model):
             results = self.test_results_per_model[model]
             if len(results) == len(self.tests_per_model[model]):
-                safe_xcom_push(task_instance=context["ti"], key=get_tests_status_xcom_key(model),
-                               value=tests_report(results))
+                self._tests_reports[model] = tests_report(results)
+                self._push_report(model, context)
         return True
 
     def _report_finished_node(self, event: dict, node: dict, context: Any, compiled: _CompiledSql,
                               project_dir: str) -> None:
-        """A model, seed or snapshot finished: push one XCom under cosmos's status key with the status (a skip
+        """A model, seed or snapshot finished: its one XCom, under cosmos's status key, holds the status (a skip
         after an upstream failure turned into a failure, as cosmos's parser does), the outlets, dbt's event
-        (timing and message, as cosmos builds it) and the compiled SQL. Its sensor reads just that."""
+        (timing and message, as cosmos builds it), the compiled SQL and, for a node with data tests, their
+        report: it is pushed once they are all in. Its sensor reads just that."""
         unique_id = node["unique_id"]
         status = _rewrite_upstream_failure_skip_status(event, unique_id, node.get("node_status"),
                                                        self._upstream_failure_skipped_ids)
@@ -171,9 +177,22 @@ class LayerBuildProducer(DbtProducerWatcherOperator):
             outlet_uris = self._model_outlet_uris.get(unique_id, [])
         dbt_event = _Pushed()
         _process_dbt_log_event(dbt_event, event)  # cosmos's shape of the event, kept rather than pushed
-        report = {"status": status, "outlet_uris": outlet_uris,
-                  "dbt_event": dbt_event.values.get(get_dbt_event_xcom_key(unique_id)),
-                  "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
+        self._held_reports[unique_id] = {
+            "status": status, "outlet_uris": outlet_uris,
+            "dbt_event": dbt_event.values.get(get_dbt_event_xcom_key(unique_id)),
+            "compiled_sql": compiled.of(unique_id, node.get("node_path"), node.get("resource_type"))}
+        self._push_report(unique_id, context)
+
+    def _push_report(self, unique_id: str, context: Any, complete: bool = True) -> None:
+        """Push a node's report once it holds all there is to say: the node's outcome and, if the node has data
+        tests, their report (`complete=False`: whatever is known when the build ends)."""
+        report = self._held_reports.get(unique_id)
+        tests = self._tests_reports.get(unique_id)
+        if report is None or (complete and tests is None and (self.tests_per_model or {}).get(unique_id)):
+            return
+        del self._held_reports[unique_id]
+        if tests is not None:
+            report["tests"] = tests
         safe_xcom_push(task_instance=context["ti"], key=get_status_xcom_key(unique_id), value=report)
 
 
@@ -343,26 +362,25 @@ def producer_of(group: Any) -> DbtProducerWatcherOperator:
 
 
 class ReportedStatusPoke:
-    """For cosmos's watcher sensors (mixed in before the sensor's class): a first try that finds its node
-    reported decides on what the build reported (see the module's docstring): a model's sensor reads the status
-    that `LayerBuildProducer` pushed with dbt's event and the compiled SQL in it, logs the event and shows the SQL
-    as the task's rendered `compiled_sql`; a node that reports its tests (`fold_tests_into_their_nodes`) then
-    reads its tests' report, a second request. A retry, or a node not reported yet, takes cosmos's own `poke`."""
+    """For cosmos's watcher sensors of models, seeds and snapshots (mixed in before the sensor's class): a first
+    try that finds its node reported decides on that one XCom (see the module's docstring): the status that
+    `LayerBuildProducer` pushed with dbt's event, the compiled SQL and, for a node with data tests, their report.
+    It logs the event, shows the SQL as the task's rendered `compiled_sql`, and (a node that reports its tests:
+    `fold_tests_into_their_nodes`) fails naming each test that did not pass. A retry, or a node not reported
+    yet, takes cosmos's own `poke` (which, on a retry, builds the node and its tests)."""
 
     reports_tests = False
 
     def poke(self, context: Any) -> bool:
         ti = context["ti"]
         report = self._reported(ti) if ti.try_number == 1 else None
-        if report is None:
+        if not isinstance(report, dict):
             return super().poke(context)
-        status = report
-        if isinstance(report, dict):  # a model's, seed's or snapshot's one XCom
-            status, self._outlet_uris = report.get("status"), report.get("outlet_uris", [])
-            if report.get("compiled_sql") and hasattr(self, "_override_rtif"):
-                self.compiled_sql = report["compiled_sql"]
-                self._override_rtif(context)
-            _log_dbt_event(report.get("dbt_event"))
+        status, self._outlet_uris = report.get("status"), report.get("outlet_uris", [])
+        if report.get("compiled_sql") and hasattr(self, "_override_rtif"):
+            self.compiled_sql = report["compiled_sql"]
+            self._override_rtif(context)
+        _log_dbt_event(report.get("dbt_event"))
         if is_dbt_node_status_skipped(status):
             raise AirflowSkipException(f"{self._resource_label} '{self.model_unique_id}' was skipped by the dbt "
                                        "command.")
@@ -370,29 +388,23 @@ class ReportedStatusPoke:
             raise AirflowException(f"{self._resource_label} '{self.model_unique_id}' finished with status "
                                    f"'{status}'")
         if self.reports_tests:
-            self._check_tests(ti)
+            self._check_tests(report.get("tests"))
         return True
 
     def _reported(self, ti: Any) -> Any:
         """What the build reported of this sensor's node (one API request), or None if it has not."""
-        key = (get_tests_status_xcom_key(self.model_unique_id) if self.is_test_sensor
-               else get_status_xcom_key(self.model_unique_id))
-        return get_xcom_val(ti, self.producer_task_id, key)
+        return get_xcom_val(ti, self.producer_task_id, get_status_xcom_key(self.model_unique_id))
 
-    def _check_tests(self, ti: Any) -> None:
-        """The node was built: fail unless the build reported every one of its tests as passed."""
+    def _check_tests(self, tests: dict | None) -> None:
+        """The node was built: fail unless the build reported every one of its data tests as passed."""
         node = f"{self._resource_label} '{self.model_unique_id}'"
-        report = get_xcom_val(ti, self.producer_task_id, get_tests_status_xcom_key(self.model_unique_id))
-        if not isinstance(report, dict):  # (cosmos's own aggregate is a bare "pass"/"fail", without names)
-            report = {"status": report, "not_passed": {}}
-        if report["status"] is None:
+        if tests is None:
             raise AirflowException(f"{node} was built, but the dbt build did not report all of its tests: see the "
                                    f"log of {self.producer_task_id}")
-        if report["status"] != "pass":
-            failed = ", ".join(f"{name} ({status})" for name, status in report["not_passed"].items())
-            raise AirflowException(f"{node} was built, but its tests did not all pass: "
-                                   + (failed or f"see the log of {self.producer_task_id}"))
-        self.log.info("%s: its %s tests passed", node, report.get("tests", "data"))
+        if tests["status"] != "pass":
+            failed = ", ".join(f"{name} ({status})" for name, status in tests["not_passed"].items())
+            raise AirflowException(f"{node} was built, but its tests did not all pass: {failed}")
+        self.log.info("%s: its %s tests passed", node, tests["tests"])
 
 
 _LEAN_SENSORS: dict[type, type] = {}
