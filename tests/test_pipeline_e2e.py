@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -162,7 +163,6 @@ def assert_the_ui_shows_the_dag_after_its_runs(data_dir: Path) -> None:
     """`logistics ui start` over the Airflow home of these runs (API server, scheduler, DAG processor); a real
     headless Chromium logs in and finds in the DAG's graph the four groups and a task per dbt model and seed."""
     import json
-    import re
     import sqlite3
 
     from logistics_etl.settings import PROJECT_ROOT
@@ -309,7 +309,9 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     its node and its tests. The two models' tasks are red and name what failed (dbt's cast error; the
     failing test, by name); so are the tasks of every silver and gold node that depends on either (dbt
     skipped them) and of every node with a test that reads one of those (dbt skipped the test). Every
-    other task is green: dbt built and tested what did not depend on a failure."""
+    other task is green: dbt built and tested what did not depend on a failure. A retry of the model
+    whose test failed builds the model and its tests again (its second try, run for real with a stand-in
+    task instance: see tests/retry_probe.py), so the test fails again."""
     import sqlite3
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
@@ -341,6 +343,27 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
     assert ("Model 'model.logistics_warehouse.brz_carriers' was built, but its tests did not all pass: "
             "not_null_brz_carriers_carrier_id (fail)") in log
+    # its retry builds the model and its tests (`dbt build --select brz_carriers`): the test fails again
+    retry = _retry_of("process_bronze_layer.brz_carriers.run")
+    assert not retry["ok"], retry
+    built = "OK created sql incremental model bronze.brz_carriers" in retry["dbt"]
+    assert built and re.search(r"FAIL \d+ not_null_brz_carriers_carrier_id", retry["dbt"]), retry["dbt"][-3000:]
+
+
+def _retry_of(task_id: str) -> dict:
+    """The second try of a node's task, run for real in a fresh process (`tests/retry_probe.py`)."""
+    import json
+    import subprocess
+    import sys
+
+    from logistics_etl.airflow_env import airflow_env
+    from logistics_etl.settings import PROJECT_ROOT, load_settings
+
+    proc = subprocess.run([sys.executable, "-m", "tests.retry_probe", task_id], cwd=PROJECT_ROOT,
+                          env={**os.environ, **airflow_env(load_settings())}, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def test_the_set_up_commands_of_a_run_report_a_failure_with_their_output(tmp_path: Path, capsys):
