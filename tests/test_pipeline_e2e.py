@@ -122,9 +122,10 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
 
 
 def assert_each_node_is_reported_once_with_its_sql(data_dir: Path) -> None:
-    """In the last run, each layer build reported every model, seed and snapshot as one XCom (status, dbt's
-    event, compiled SQL: `LayerBuildProducer`), and every model's task shows its compiled SQL as its
-    rendered `compiled_sql` (cosmos's own producer looked for it under `models/` and found none)."""
+    """In the last run, the build reported every model, seed and snapshot as one XCom (status, dbt's event,
+    compiled SQL and its data tests' report: `LayerBuildProducer`), no test on its own, and every model's
+    task shows its compiled SQL as its rendered `compiled_sql` (cosmos's own producer looked for it under
+    `models/` and found none)."""
     import json
     import sqlite3
 
@@ -139,13 +140,17 @@ def assert_each_node_is_reported_once_with_its_sql(data_dir: Path) -> None:
                                     (run_id,)))
     finally:
         con.close()
+    assert not [k for k in xcoms if k.endswith("_tests_status") or k.startswith("test__")], sorted(xcoms)
     reports = {k: json.loads(v) for k, v in xcoms.items() if k.startswith(("model__", "seed__", "snapshot__"))
-               and k.endswith("_status") and not k.endswith("_tests_status")}
+               and k.endswith("_status")}
     assert len(reports) >= 50, sorted(xcoms)
     for key, node in reports.items():
         assert node["status"] == "success" and node["dbt_event"]["status"] == "success", (key, node)
         assert (node["compiled_sql"] is not None) == key.startswith("model__"), key
         assert key.removesuffix("_status") + "_dbt_event" not in xcoms, key
+    tested = {k: node["tests"] for k, node in reports.items() if "tests" in node}
+    assert len(tested) >= 45 and sum(t["tests"] for t in tested.values()) >= 222, tested
+    assert {t["status"] for t in tested.values()} == {"pass"} and not any(t["not_passed"] for t in tested.values())
     model_tasks = {t: sql for t, sql in rendered.items() if not t.startswith("extract_")}
     assert len(model_tasks) >= 40 and all(sql and "{{" not in sql for sql in model_tasks.values()), [
         t for t, sql in model_tasks.items() if not sql]
