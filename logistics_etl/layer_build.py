@@ -285,7 +285,7 @@ def build_once(groups: list) -> None:
         raise ValueError("build_once: the layer groups must select by `select` alone (no exclude, no selector)")
     first, later = producers[0], list(zip(groups[1:], producers[1:], strict=True))
     first.select = " ".join(dict.fromkeys(s for p in producers for s in (p.select or "").split()))
-    tests: dict[str, list[str]] = {}  # each model's tests, whose aggregate its `test` task reads
+    tests: dict[str, list[str]] = {}  # each model's tests, whose report its task reads
     for p in producers:
         for model, model_tests in (p.tests_per_model or {}).items():
             merged = tests.setdefault(model, [])
@@ -302,11 +302,7 @@ def build_once(groups: list) -> None:
             if producer.task_id in task.upstream_task_ids:  # (the edge itself goes with the producer, below)
                 first >> task
         for gone in (producer, gate):
-            for up in gone.upstream_task_ids:
-                dag.get_task(up).downstream_task_ids.discard(gone.task_id)
-            for down in gone.downstream_task_ids:
-                dag.get_task(down).upstream_task_ids.discard(gone.task_id)
-            dag._remove_task(gone.task_id)
+            _drop_task(gone)
 
 
 def fold_tests_into_their_nodes(groups: list) -> None:
@@ -322,38 +318,43 @@ def fold_tests_into_their_nodes(groups: list) -> None:
     A node's task that reports tests retries as `dbt build --select <node>` (the node and its tests), where
     its `run` retried the model alone and the tests' task `dbt test`. Call it after `build_once`.
     """
-    replaced: dict[str, str] = {}  # a removed tests' task -> its node's task
     for group in groups:
         sensors = [t for t in group.iter_tasks() if hasattr(t, "producer_task_id")]
         nodes = {t.model_unique_id: t for t in sensors if not t.is_test_sensor}
         for tests in (t for t in sensors if t.is_test_sensor):
-            node, dag = nodes[tests.model_unique_id], tests.dag
-            for up in tests.upstream_task_ids:
-                dag.get_task(up).downstream_task_ids.discard(tests.task_id)
-            for down in tests.downstream_task_ids:
-                task = dag.get_task(down)
-                task.upstream_task_ids.discard(tests.task_id)
-                node >> task
-            dag._remove_task(tests.task_id)
-            replaced[tests.task_id] = node.task_id
+            node = nodes[tests.model_unique_id]
+            _drop_task(tests, successor=node)
             node.reports_tests = True
             node.base_cmd = ["build"]
-    if replaced:  # cosmos chained each model's group to the next by its last task, the tests' task
-        _replace_in_group_edges(groups[0].dag.task_group, replaced)
 
 
-def _replace_in_group_edges(group: Any, replaced: dict[str, str]) -> None:
-    """Point the edges that task groups keep of their own (`upstream_task_ids`, `downstream_task_ids`: the
-    tasks a group as a whole follows or leads) at the tasks that replaced removed ones; the UI's graph sorts
-    each group by them and fails on a task that is gone."""
-    for attr in ("upstream_task_ids", "downstream_task_ids"):
-        ids = getattr(group, attr)
-        if gone := ids & replaced.keys():
-            ids -= gone
-            ids |= {replaced[task_id] for task_id in gone}
+def _drop_task(task: Any, successor: Any | None = None) -> None:
+    """Take `task` out of its DAG with every edge that names it, its task groups' own included (the tasks a
+    group as a whole follows or leads: the UI's graph sorts each group by them and fails on a task that is
+    gone; cosmos chains each model's group to the next by its last task). With a `successor`, what followed
+    `task` follows the successor instead."""
+    dag = task.dag
+    for up in task.upstream_task_ids:
+        dag.get_task(up).downstream_task_ids.discard(task.task_id)
+    for down in task.downstream_task_ids:
+        follower = dag.get_task(down)
+        follower.upstream_task_ids.discard(task.task_id)
+        if successor is not None:
+            successor >> follower
+    _rename_in_group_edges(dag.task_group, task.task_id, successor.task_id if successor is not None else None)
+    dag._remove_task(task.task_id)
+
+
+def _rename_in_group_edges(group: Any, task_id: str, new_id: str | None) -> None:
+    """In the edges of `group` and the groups inside it, name `new_id` (or nothing) where they named `task_id`."""
+    for ids in (group.upstream_task_ids, group.downstream_task_ids):
+        if task_id in ids:
+            ids.discard(task_id)
+            if new_id is not None:
+                ids.add(new_id)
     for child in group.children.values():
         if hasattr(child, "children"):
-            _replace_in_group_edges(child, replaced)
+            _rename_in_group_edges(child, task_id, new_id)
 
 
 def producer_of(group: Any) -> DbtProducerWatcherOperator:
