@@ -123,13 +123,18 @@ class _PartWriter:
         # keys, times and amounts delta-encoded (ascending keys and clustered times leave small deltas):
         # ShipmentEvents at scale 10 written in 0.66 s instead of 1.05 s, 24 MB instead of 43 MB
         self._delta = delta_encoding(schema)
+        # min/max statistics for every column but text: readers prune on keys, times, amounts and batch ids,
+        # never on a code or a name, and the text columns' statistics took 0.08-0.13 s of the 0.66 s that
+        # writing ShipmentEvents at scale 10 takes
+        self._statistics = [f.name for f in schema if f.name not in self._dictionary]
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def _open(self) -> None:
         path = self.folder / f"{self.prefix}{len(self.files):05d}.parquet"
         self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self._dictionary,
-                                        column_encoding=self._delta, store_decimal_as_integer=True)
+                                        column_encoding=self._delta, write_statistics=self._statistics,
+                                        store_decimal_as_integer=True)
         self.files.append({"name": path.name, "rows": 0, "bytes": 0})
         self._rows_in_file = 0
 
@@ -349,8 +354,9 @@ def extract_table(
         schema = next((sl.schema for sl in slices if sl.schema is not None),
                       pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS))
         changed_keys = [k for sl in slices for k in sl.changed_keys]
-        if keys is None:  # a full read: the keys read are the snapshot
-            keys = pa.concat_arrays([k.cast(pa.int64()) for k in changed_keys] or [pa.nulls(0, pa.int64())])
+        if keys is None:  # a full read: the keys read are the snapshot, kept in the batches' own chunks
+            # (one array of ShipmentEvents' 5.7 million keys at scale 10 took 0.09 s to copy together)
+            keys = pa.chunked_array([k.cast(pa.int64()) for k in changed_keys], type=pa.int64())
         files = [f for sl in slices for f in sl.files]
         writer = _PartWriter(staging, schema, rows_per_file, prefix="part-deletes-" if files else "part-")
 
@@ -358,7 +364,7 @@ def extract_table(
         if previous is not None:
             gone = pc.filter(previous, pc.invert(pc.is_in(previous, keys)))
             if changed_keys:
-                gone = pc.filter(gone, pc.invert(pc.is_in(gone, pa.concat_arrays(changed_keys))))
+                gone = pc.filter(gone, pc.invert(pc.is_in(gone, pa.chunked_array(changed_keys))))
             if len(gone):
                 data_fields = [f for f in schema if not f.name.startswith("_")]
                 cols = {f.name: pa.nulls(len(gone), f.type) for f in data_fields}

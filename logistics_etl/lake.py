@@ -174,7 +174,7 @@ def delta_encoding(schema: pa.Schema) -> dict[str, str]:
             or (pa.types.is_decimal(f.type) and f.type.precision <= 18)}
 
 
-def write_keys(path: Path, key_name: str, keys: pa.Array) -> int:
+def write_keys(path: Path, key_name: str, keys: pa.Array | pa.ChunkedArray) -> int:
     table = pa.table({key_name: keys})
     pq.write_table(table, path, compression="zstd", use_dictionary=False,
                    column_encoding=delta_encoding(table.schema))
