@@ -17,7 +17,7 @@ from logistics_etl import generator, queries
 from logistics_etl.conform import SchemaDriftError
 from logistics_etl.contract import TABLES, TYPES, get_table, resolve_tables
 from logistics_etl.extract import SourceError, extract_table
-from logistics_etl.lake import Lake
+from logistics_etl.lake import KEYS_FILE, Lake
 from logistics_etl.settings import ConfigError, load_settings
 from logistics_etl.source import read_arrow
 
@@ -177,6 +177,30 @@ def test_full_refresh_rereads_everything(source_db: Path, tmp_path: Path):
     extract_table(get_table("Carriers"), url(source_db), lake)
     r = extract_table(get_table("Carriers"), url(source_db), lake, full_refresh=True)
     assert (r.mode, r.rows, r.watermark_from) == ("full", 12, None)
+
+
+def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_key(source_db: Path, tmp_path: Path):
+    """A full read keeps its key snapshot in the read batches' own chunks (many here: 100 rows a batch); the
+    tombstones and `keys.parquet` come out of those chunks as they would out of one array."""
+    lake = Lake(tmp_path / "lake")
+    table = get_table("Shipments")
+    extract_table(table, url(source_db), lake)
+    con = sqlite3.connect(source_db)
+    gone = {r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments" WHERE "ShipmentID" % 97 = 0')}
+    con.execute('DELETE FROM "Shipments" WHERE "ShipmentID" % 97 = 0')
+    con.commit()
+    kept = sorted(r[0] for r in con.execute('SELECT "ShipmentID" FROM "Shipments"'))
+    con.close()
+    assert gone and len(kept) > 1_000
+
+    r = extract_table(table, url(source_db), lake, full_refresh=True, batch_size=100)
+    assert (r.mode, r.rows, r.deleted_rows) == ("full", len(kept), len(gone))
+    batch = landed(lake, "Shipments").filter(pa.compute.field("_batch_id") == r.batch_id)
+    tombs = batch.filter(pa.compute.field("_is_deleted"))
+    assert set(tombs.column("ShipmentID").to_pylist()) == gone
+    snapshot = pq.read_table(lake.batch_dir("Shipments", r.batch_id) / KEYS_FILE).column("ShipmentID")
+    assert sorted(snapshot.to_pylist()) == kept
+    assert lake.manifests("Shipments")[-1].key_count == len(kept)
 
 
 def test_a_new_source_column_lands_and_is_reported(source_db: Path, tmp_path: Path):
