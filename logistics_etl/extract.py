@@ -363,7 +363,7 @@ def extract_table(
         previous = lake.latest_keys(table.name, manifests)
         if previous is not None:
             gone = pc.filter(previous, pc.invert(pc.is_in(previous, keys)))
-            if changed_keys:
+            if changed_keys and mode == "incremental":  # a key read after the snapshot was taken is not gone
                 gone = pc.filter(gone, pc.invert(pc.is_in(gone, pa.chunked_array(changed_keys))))
             if len(gone):
                 data_fields = [f for f in schema if not f.name.startswith("_")]
