@@ -195,7 +195,7 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     """Land the rows of one source table changed since its watermark as one lake batch."""
     from logistics_etl.connections import open_lake, resolve_source_url
     from logistics_etl.contract import get_table
-    from logistics_etl.extract import extract_table
+    from logistics_etl.extract import extract_table, progress_logger
     from logistics_etl.settings import load_settings
 
     params = params or {}
@@ -209,7 +209,8 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
                            parallel=settings.extract_parallelism,
                            full_read_parallel=settings.full_read_parallelism,
                            parallel_min_keys=settings.parallel_min_keys,
-                           page_rows=settings.extract_page_rows, run_id=run_id or "")
+                           page_rows=settings.extract_page_rows, run_id=run_id or "",
+                           progress=progress_logger(settings.progress_log_seconds))
     return result.as_dict()
 
 

@@ -29,7 +29,7 @@ from logistics_etl.lake import KEYS_FILE, Lake, Manifest, delta_encoding, write_
 from logistics_etl.settings import FULL_READ_PARALLEL, PARALLEL_MIN_KEYS
 from logistics_etl.source import SourceError, guarded_reader, read_arrow
 
-__all__ = ["ExtractResult", "SourceError", "extract_table", "read_arrow"]
+__all__ = ["ExtractResult", "SourceError", "extract_table", "progress_logger", "read_arrow"]
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +232,22 @@ class _Progress:
             self.rows += n
             if self.callback:
                 self.callback(self.table, self.rows)
+
+
+def progress_logger(every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> Callable[[str, int], None]:
+    """A `progress` callback for `extract_table` that logs a table's rows so far and their rate, at most once
+    every `every` seconds: a full read of a big table shows in its task's log while it runs."""
+    started = last = clock()
+
+    def report(table: str, rows: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= every:
+            last = now
+            log.info("table %s: %s rows read so far (%s rows/s)", table, f"{rows:,}",
+                     f"{rows / max(now - started, 1e-9):,.0f}")
+
+    return report
 
 
 def _stream_slice(table: Table, source: pa.RecordBatchReader, staging, prefix: str, rows_per_file: int,

@@ -76,6 +76,7 @@ class Settings:
     full_read_parallelism: int  # key ranges of a full read of a table of at least parallel_min_keys keys
     parallel_min_keys: int
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
+    progress_log_seconds: int  # an extract task logs its rows so far at most this often
     dbt_execution: str  # cosmos execution mode: watcher (one dbt build per layer) or local (a dbt run per task)
 
     @property
@@ -122,5 +123,6 @@ def load_settings() -> Settings:
         full_read_parallelism=_int("LOGISTICS_FULL_READ_PARALLELISM", FULL_READ_PARALLEL),
         parallel_min_keys=_int("LOGISTICS_PARALLEL_MIN_KEYS", PARALLEL_MIN_KEYS),
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
+        progress_log_seconds=_int("LOGISTICS_PROGRESS_LOG_SECONDS", 30, minimum=0),
         dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "watcher", ("watcher", "local")),
     )

@@ -203,6 +203,32 @@ def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_k
     assert lake.manifests("Shipments")[-1].key_count == len(kept)
 
 
+def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path, tmp_path: Path, caplog):
+    """The DAG's extract task logs a table's rows so far while it reads (`progress_logger`); every batch here
+    (interval 0), and, on a clock that the test moves, no more often than the interval."""
+    import logging
+    import re
+
+    from logistics_etl.extract import progress_logger
+
+    caplog.set_level(logging.INFO, logger="logistics_etl.extract")
+    r = extract_table(get_table("ShipmentEvents"), url(source_db), Lake(tmp_path / "lake"), batch_size=500,
+                      progress=progress_logger(0))
+    counts = [int(m.group(1).replace(",", "")) for m in
+              (re.match(r"table ShipmentEvents: ([\d,]+) rows read so far \([\d,]+ rows/s\)$", rec.getMessage())
+               for rec in caplog.records) if m]
+    assert len(counts) == -(-r.rows // 500) and counts == sorted(set(counts)) and counts[-1] == r.rows
+
+    caplog.clear()
+    now = [100.0]
+    report = progress_logger(30, clock=lambda: now[0])
+    for t, rows in ((110, 1_000), (129.9, 2_000), (130, 3_000), (150, 4_000), (161, 5_000)):
+        now[0] = t
+        report("Shipments", rows)
+    assert [rec.getMessage() for rec in caplog.records] == [
+        "table Shipments: 3,000 rows read so far (100 rows/s)", "table Shipments: 5,000 rows read so far (82 rows/s)"]
+
+
 def test_a_new_source_column_lands_and_is_reported(source_db: Path, tmp_path: Path):
     con = sqlite3.connect(source_db)
     con.execute('ALTER TABLE "Carriers" ADD COLUMN "Website" TEXT')

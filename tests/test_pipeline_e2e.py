@@ -231,7 +231,9 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
         proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False, env_extra={
             "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn), "LOGISTICS_ALERT_EMAIL": "oncall@logistics.test",
             # secrets that airflow_settings.yaml loads and check_configuration reads inside a task
-            "SQLSERVER_PASSWORD": PASSWORD, "AZURE_STORAGE_SAS_TOKEN": SAS_TOKEN})
+            "SQLSERVER_PASSWORD": PASSWORD, "AZURE_STORAGE_SAS_TOKEN": SAS_TOKEN,
+            # every batch's progress line in the extract tasks' logs
+            "LOGISTICS_PROGRESS_LOG_SECONDS": "0"})
     finally:
         smtp.stop()
     assert proc.returncode != 0
@@ -241,6 +243,7 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
     assert "extract_from_sqlserver.extract_orders" not in failed_line, "other tables are not blamed"
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert "table Vehicles: column CapacityKg is in the contract but not in the source" in log
+    assert re.search(r"table Orders: [\d,]+ rows read so far \([\d,]+ rows/s\)", log), "a task logs its progress"
     assert not list((data_dir / "lake" / "bronze" / "Vehicles").glob("batch=*")), "nothing committed for Vehicles"
     assert list((data_dir / "lake" / "bronze" / "Orders").glob("batch=*")), "the other tables landed"
     mails = [m for m in received if "extract_vehicles" in m["Subject"]]
