@@ -81,19 +81,22 @@ def cmd_source(args, settings: Settings) -> int:
 def cmd_extract(args, settings: Settings) -> int:
     from logistics_etl.connections import open_lake, resolve_source_url
     from logistics_etl.contract import resolve_tables
-    from logistics_etl.extract import extract_table
+    from logistics_etl.extract import extract_table, progress_logger
 
     tables = resolve_tables(args.tables.split(",") if args.tables else None)
     lake = open_lake(settings, args.lake)
     url = resolve_source_url(settings, args.source)
     tty = sys.stdout.isatty()
     for table in tables:
+        # on a terminal the count in place; into a file or a pipe a line at most every LOGISTICS_PROGRESS_LOG_SECONDS
+        progress = (lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else \
+            progress_logger(settings.progress_log_seconds, emit=lambda line: print(f"  {line}", flush=True))
         r = extract_table(table, url, lake, full_refresh=args.full_refresh, batch_size=args.batch_size or
                           settings.batch_size, parallel=args.parallel or settings.extract_parallelism,
                           full_read_parallel=settings.full_read_parallelism,
                           parallel_min_keys=settings.parallel_min_keys,
                           page_rows=settings.extract_page_rows if args.page_rows is None else args.page_rows,
-                          progress=(lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else None)
+                          progress=progress)
         clear = "\r\033[K" if tty else ""
         print(f"{clear}{r.table:<15} batch {r.batch_id:>4} {r.mode:<11} rows {r.rows:>9} "
               f"deleted {r.deleted_rows:>6} {r.bytes / 1e6:8.2f} MB {r.seconds:6.2f}s")

@@ -234,9 +234,12 @@ class _Progress:
                 self.callback(self.table, self.rows)
 
 
-def progress_logger(every: float = 30.0, clock: Callable[[], float] = time.monotonic) -> Callable[[str, int], None]:
+def progress_logger(every: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                    emit: Callable[[str], None] | None = None) -> Callable[[str, int], None]:
     """A `progress` callback for `extract_table` that logs a table's rows so far and their rate, at most once
-    every `every` seconds: a full read of a big table shows in its task's log while it runs."""
+    every `every` seconds: a full read of a big table shows in its task's log while it runs. `emit` takes
+    the line instead of this module's logger (the CLI prints it)."""
+    emit = emit or log.info
     started = last = clock()
 
     def report(table: str, rows: int) -> None:
@@ -244,8 +247,7 @@ def progress_logger(every: float = 30.0, clock: Callable[[], float] = time.monot
         now = clock()
         if now - last >= every:
             last = now
-            log.info("table %s: %s rows read so far (%s rows/s)", table, f"{rows:,}",
-                     f"{rows / max(now - started, 1e-9):,.0f}")
+            emit(f"table {table}: {rows:,} rows read so far ({rows / max(now - started, 1e-9):,.0f} rows/s)")
 
     return report
 
@@ -270,7 +272,7 @@ def _stream_slice(table: Table, source: pa.RecordBatchReader, staging, prefix: s
         out.changed_keys.append(batch.column(table.key))
         writer.write(_with_meta(batch, batch_id, extracted_at, False))
         out.rows += batch.num_rows
-        progress.add(batch.num_rows)
+        progress.add(raw.num_rows)  # rows read, those of the overlap window that already landed included
     if writer is not None:
         out.files = writer.close()
     return out

@@ -16,7 +16,7 @@ import pytest
 from logistics_etl import generator, queries
 from logistics_etl.conform import SchemaDriftError
 from logistics_etl.contract import TABLES, TYPES, get_table, resolve_tables
-from logistics_etl.extract import SourceError, extract_table
+from logistics_etl.extract import DEFAULT_KEY_OVERLAP, SourceError, extract_table
 from logistics_etl.lake import KEYS_FILE, Lake
 from logistics_etl.settings import ConfigError, load_settings
 from logistics_etl.source import read_arrow
@@ -227,6 +227,22 @@ def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path
         report("Shipments", rows)
     assert [rec.getMessage() for rec in caplog.records] == [
         "table Shipments: 3,000 rows read so far (100 rows/s)", "table Shipments: 5,000 rows read so far (82 rows/s)"]
+
+    # `logistics extract` into a pipe (no terminal to count in place) prints the same lines
+    from tests.conftest import run_cli
+
+    out = run_cli("extract", "--tables", "ShipmentEvents", "--batch-size", "500", "--lake", str(tmp_path / "cli"),
+                  env_extra={"LOGISTICS_PROGRESS_LOG_SECONDS": "0"}).stdout
+    printed = [int(m.group(1).replace(",", "")) for m in
+               re.finditer(r"^  table ShipmentEvents: ([\d,]+) rows read so far \(", out, re.MULTILINE)]
+    assert printed == counts, out[-2000:]
+    # a second run reads the append-only table's overlap window again: those rows count as read, none lands
+    out = run_cli("extract", "--tables", "ShipmentEvents", "--batch-size", "500", "--lake", str(tmp_path / "cli"),
+                  env_extra={"LOGISTICS_PROGRESS_LOG_SECONDS": "0"}).stdout
+    reread = [int(m.group(1).replace(",", "")) for m in
+              re.finditer(r"^  table ShipmentEvents: ([\d,]+) rows read so far \(", out, re.MULTILINE)]
+    assert reread and reread[-1] == min(r.rows, DEFAULT_KEY_OVERLAP), out[-2000:]
+    assert re.search(r"^ShipmentEvents +batch +2 incremental +rows +0 ", out, re.MULTILINE), out[-2000:]
 
 
 def test_a_new_source_column_lands_and_is_reported(source_db: Path, tmp_path: Path):
