@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections import Counter
 from datetime import UTC
@@ -203,20 +204,23 @@ def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_k
     assert lake.manifests("Shipments")[-1].key_count == len(kept)
 
 
+def _progress_counts(text: str, indent: str = "") -> list[int]:
+    """The row counts of ShipmentEvents' progress lines in `text`, one line each (see `progress_logger`)."""
+    return [int(m.group(1).replace(",", "")) for m in re.finditer(
+        rf"^{indent}table ShipmentEvents: ([\d,]+) rows read so far \([\d,]+ rows/s\)$", text, re.MULTILINE)]
+
+
 def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path, tmp_path: Path, caplog):
     """The DAG's extract task logs a table's rows so far while it reads (`progress_logger`); every batch here
     (interval 0), and, on a clock that the test moves, no more often than the interval."""
     import logging
-    import re
 
     from logistics_etl.extract import progress_logger
 
     caplog.set_level(logging.INFO, logger="logistics_etl.extract")
     r = extract_table(get_table("ShipmentEvents"), url(source_db), Lake(tmp_path / "lake"), batch_size=500,
                       progress=progress_logger(0))
-    counts = [int(m.group(1).replace(",", "")) for m in
-              (re.match(r"table ShipmentEvents: ([\d,]+) rows read so far \([\d,]+ rows/s\)$", rec.getMessage())
-               for rec in caplog.records) if m]
+    counts = _progress_counts("\n".join(rec.getMessage() for rec in caplog.records))
     assert len(counts) == -(-r.rows // 500) and counts == sorted(set(counts)) and counts[-1] == r.rows
 
     caplog.clear()
@@ -233,14 +237,12 @@ def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path
 
     out = run_cli("extract", "--tables", "ShipmentEvents", "--batch-size", "500", "--lake", str(tmp_path / "cli"),
                   env_extra={"LOGISTICS_PROGRESS_LOG_SECONDS": "0"}).stdout
-    printed = [int(m.group(1).replace(",", "")) for m in
-               re.finditer(r"^  table ShipmentEvents: ([\d,]+) rows read so far \(", out, re.MULTILINE)]
+    printed = _progress_counts(out, indent="  ")
     assert printed == counts, out[-2000:]
     # a second run reads the append-only table's overlap window again: those rows count as read, none lands
     out = run_cli("extract", "--tables", "ShipmentEvents", "--batch-size", "500", "--lake", str(tmp_path / "cli"),
                   env_extra={"LOGISTICS_PROGRESS_LOG_SECONDS": "0"}).stdout
-    reread = [int(m.group(1).replace(",", "")) for m in
-              re.finditer(r"^  table ShipmentEvents: ([\d,]+) rows read so far \(", out, re.MULTILINE)]
+    reread = _progress_counts(out, indent="  ")
     assert reread and reread[-1] == min(r.rows, DEFAULT_KEY_OVERLAP), out[-2000:]
     assert re.search(r"^ShipmentEvents +batch +2 incremental +rows +0 ", out, re.MULTILINE), out[-2000:]
 
@@ -607,7 +609,6 @@ def test_every_sql_server_query_parses_as_tsql():
 
 def test_the_tsql_shown_in_the_docs_is_what_the_extract_sends():
     """docs/extract-and-lake.md shows the T-SQL for Shipments; it must stay the code's own output."""
-    import re
     from datetime import datetime
 
     from logistics_etl.settings import PROJECT_ROOT
