@@ -13,7 +13,7 @@ runs the methods back to back, so a slow minute slows both sides of its ratio):
 - `streaming`: `logistics_etl.extract.extract_table` as the project runs it (connectorx Arrow batches ->
   zstd Parquet, with the catalog query, key snapshot and manifest it always makes; PostgreSQL read with
   connectorx's `cursor` protocol, the amounts sent as scaled integers; a full read of a table of at least
-  2 million keys, here ShipmentEvents, in two key ranges);
+  100,000 keys, here both, in two key ranges);
   `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-1`: one
   statement, never key ranges; `streaming-2`: two key ranges whatever the table's size;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
