@@ -31,6 +31,7 @@ from logistics_etl.layer_build import (
     use_layer_build_producer,
     use_reported_status_poke,
 )
+from logistics_etl.node_retries import link_parents
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -63,7 +64,7 @@ def _failure_notifier():
 DEFAULT_ARGS = {
     "owner": "data-platform",
     "retries": SETTINGS.task_retries,  # 3 unless LOGISTICS_TASK_RETRIES says otherwise
-    "retry_delay": timedelta(minutes=2),
+    "retry_delay": timedelta(seconds=SETTINGS.task_retry_delay_seconds),  # 2 minutes unless set
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
     "on_failure_callback": _failure_notifier(),
@@ -248,6 +249,7 @@ def medallion_architecture_etl():
     if WATCHER:
         build_once([bronze, silver, gold])
         fold_tests_into_their_nodes([bronze, silver, gold])  # a node's task reports its tests too
+        link_parents([bronze, silver, gold])  # a node's retry builds it only once its parents' tasks succeeded
     check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 
 

@@ -69,6 +69,7 @@ from cosmos.operators.local import DbtLocalBaseOperator
 from cosmos.operators.watcher import DbtProducerWatcherOperator
 
 from logistics_etl.collector import freeze_what_exists
+from logistics_etl.node_retries import check_parents
 
 log = logging.getLogger(__name__)
 
@@ -368,12 +369,16 @@ class ReportedStatusPoke:
     `LayerBuildProducer` pushed with dbt's event, the compiled SQL and, for a node with data tests, their report.
     It logs the event, shows the SQL as the task's rendered `compiled_sql`, and (a node that reports its tests:
     `fold_tests_into_their_nodes`) fails naming each test that did not pass. A retry, or a node not reported
-    yet, takes cosmos's own `poke` (which, on a retry, builds the node and its tests)."""
+    yet, takes cosmos's own `poke` (which, on a retry, builds the node and its tests), a retry only once the
+    tasks of the node's parents have succeeded in this run (`node_retries`)."""
 
     reports_tests = False
+    parent_task_ids: tuple[str, ...] | list[str] = ()  # its parents' tasks (`node_retries.link_parents`)
 
     def poke(self, context: Any) -> bool:
         ti = context["ti"]
+        if ti.try_number > 1:  # a retry builds the node: only on parents that were built in this run
+            check_parents(self, context)
         report = self._reported(ti) if ti.try_number == 1 else None
         if not isinstance(report, dict):
             return super().poke(context)

@@ -75,6 +75,7 @@ class Settings:
     timezone: str
     alert_email: str
     task_retries: int
+    task_retry_delay_seconds: int  # the first retry's wait; each later one waits twice as long, at most 30 minutes
     extract_parallelism: int  # key ranges read at once, every read
     full_read_parallelism: int  # key ranges of a full read of a table of at least parallel_min_keys keys
     parallel_min_keys: int
@@ -122,6 +123,7 @@ def load_settings() -> Settings:
         timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
+        task_retry_delay_seconds=_int("LOGISTICS_TASK_RETRY_DELAY_SECONDS", 120),
         extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
         full_read_parallelism=_int("LOGISTICS_FULL_READ_PARALLELISM", FULL_READ_PARALLEL),
         parallel_min_keys=_int("LOGISTICS_PARALLEL_MIN_KEYS", PARALLEL_MIN_KEYS),

@@ -111,6 +111,10 @@ print(json.dumps({
         t.task_id for t in sensors if getattr(t, "reports_tests", False)
         and t.build_cmd(context={}, cmd_flags=[])[0][1:2] != ["build"]),
     "sensors_not_after_producer": sensors_not_after_producer(),
+    # a node task's retry waits for these tasks of its parents (logistics_etl/node_retries.py)
+    "sensor_nodes": {t.task_id: t.model_unique_id for t in sensors},
+    "sensor_parents": {t.task_id: list(getattr(t, "parent_task_ids", None) or []) for t in sensors},
+    "retry_delays": sorted({str(t.retry_delay) for t in dag.tasks}),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
     "timetable": f"{type(dag.timetable).__name__}({dag.timetable.expression})",

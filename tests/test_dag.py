@@ -54,6 +54,7 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["retries"] == [3], "every task but the layers' builds, whose model and test tasks retry"
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]
+    assert dag_info["retry_delays"] == ["0:02:00"], "the first retry after 2 minutes"
     assert dag_info["has_failure_callback"], "every task e-mails on failure"
     assert dag_info["params"] == ["full_refresh", "tables"]
 
@@ -193,5 +194,16 @@ def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_
     assert dag_info["producer_retries"] == [0]
     assert "process_gold_layer.fct_shipments.run" in dag_info["groups"]["process_gold_layer"]
     assert not [t for ts in dag_info["groups"].values() for t in ts if t.endswith(".test")]
+    # a node's retry builds it only once its parents' tasks have succeeded in the run: each node task knows the
+    # tasks of its parents in the dbt manifest, in any layer
+    task_of = {node: task for task, node in dag_info["sensor_nodes"].items()}
+    depends_on = {uid: node["depends_on"].get("nodes", []) for uid, node in manifest["nodes"].items()}
+    parents = {task: sorted(task_of[up] for up in depends_on[node] if up in task_of)
+               for task, node in dag_info["sensor_nodes"].items()}
+    assert dag_info["sensor_parents"] == parents
+    assert dag_info["sensor_parents"]["process_gold_layer.fct_shipments.run"] == [
+        "process_gold_layer.dim_carrier.run", "process_gold_layer.dim_customer.run",
+        "process_silver_layer.slv_carriers_checked.run", "process_silver_layer.slv_customers_checked.run",
+        "process_silver_layer.slv_orders.run", "process_silver_layer.slv_shipments.run"]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
     assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of watcher, local" in bad.stderr

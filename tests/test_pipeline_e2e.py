@@ -317,9 +317,13 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     its node and its tests. The two models' tasks are red and name what failed (dbt's cast error; the
     failing test, by name); so are the tasks of every silver and gold node that depends on either (dbt
     skipped them) and of every node with a test that reads one of those (dbt skipped the test). Every
-    other task is green: dbt built and tested what did not depend on a failure. A retry of the model
-    whose test failed builds the model and its tests again (its second try, run for real with a stand-in
-    task instance: see tests/retry_probe.py), so the test fails again."""
+    other task is green: dbt built and tested what did not depend on a failure.
+
+    The run retries every task once, a second after it failed (Airflow's own retries, in `airflow dags
+    test`): the two models' retries build them and their tests again (`dbt build --select <model>`), and
+    fail again; the retry of a node that depends on them builds nothing, since its parent's task did not
+    succeed in this run (`logistics_etl/node_retries.py`): built then, it would read its parent's previous
+    table."""
     import sqlite3
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
@@ -327,10 +331,12 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
     _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Carriers", "CarrierID", [None, 1])
 
-    proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False)
+    proc = run_cli("run", "--scale", "0.02", "--seed", "3", "--retries", "1", check=False,
+                   env_extra={"LOGISTICS_TASK_RETRY_DELAY_SECONDS": "1"})
     assert proc.returncode != 0 and "DAG run failed" in proc.stdout, proc.stdout[-2000:]
     con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
     states = dict(con.execute("select task_id, state from task_instance"))
+    tries = dict(con.execute("select task_id, try_number from task_instance"))
     con.close()
     assert states.pop("process_bronze_layer.dbt_producer_watcher") == "failed"
     assert states.pop("process_bronze_layer.dbt_producer_watcher_done") == "upstream_failed"
@@ -345,33 +351,50 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     assert "process_bronze_layer.brz_orders.run" not in failed
     assert {t for t, s in nodes.items() if s == "failed"} == failed & set(nodes), nodes
     assert {s for t, s in nodes.items() if t not in failed} == {"success"}, nodes
+    assert {tries[t] for t in failed & set(nodes)} == {2}, "every red node task was retried once"
     failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
     assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
     assert ("Model 'model.logistics_warehouse.brz_carriers' was built, but its tests did not all pass: "
             "not_null_brz_carriers_carrier_id (fail)") in log
-    # its retry builds the model and its tests (`dbt build --select brz_carriers`): the test fails again
-    retry = _retry_of("process_bronze_layer.brz_carriers.run")
-    assert not retry["ok"], retry
-    built = "OK created sql incremental model bronze.brz_carriers" in retry["dbt"]
-    assert built and re.search(r"FAIL \d+ not_null_brz_carriers_carrier_id", retry["dbt"]), retry["dbt"][-3000:]
+    # the retries: the two models built again, their tests with them, and failed again
+    retries = re.split(r"(?=Retry attempt #1 . Running model )", log)[1:]  # each retry's part of the log
+    rebuilt = {re.match(r"Retry attempt #1 . Running model '\w+\.logistics_warehouse\.(\w+)'", r).group(1)
+               for r in retries}
+    assert {"brz_vehicles", "brz_carriers"} <= rebuilt, rebuilt
+    carriers = next(r for r in retries if "'model.logistics_warehouse.brz_carriers'" in r[:120])
+    assert "OK created sql incremental model bronze.brz_carriers" in carriers, carriers[-3000:]
+    assert re.search(r"FAIL \d+ not_null_brz_carriers_carrier_id", carriers), carriers[-3000:]
+    # ... and no node that depends on them was built on their previous tables: each one's retry failed
+    # naming parents of its own whose tasks had ended without success
+    lineage = _descendants_of("model.logistics_warehouse.brz_vehicles", "model.logistics_warehouse.brz_carriers")
+    assert lineage and not rebuilt & set(lineage), rebuilt & set(lineage)
+    refusals = {m.group(1): m.group(2) for m in re.finditer(
+        r"'\w+\.logistics_warehouse\.(\w+)' was not built on this retry: the tasks? of its parents? (.+?) did not "
+        r"succeed in this run", log)}
+    assert set(refusals) == set(lineage), set(lineage) ^ set(refusals)
+    for name, listed in refusals.items():
+        for task_id, state in re.findall(r"(\S+) \((\w+)\)", listed):
+            assert task_id.split(".")[1] in lineage[name] and state in ("failed", "upstream_failed"), (name, listed)
 
 
-def _retry_of(task_id: str) -> dict:
-    """The second try of a node's task, run for real in a fresh process (`tests/retry_probe.py`)."""
+def _descendants_of(*unique_ids: str) -> dict[str, set[str]]:
+    """The models, seeds and snapshots that depend on `unique_ids`, directly or not, by name, each with the names
+    of its own parents (dbt manifest)."""
     import json
-    import subprocess
-    import sys
 
-    from logistics_etl.airflow_env import airflow_env
-    from logistics_etl.settings import PROJECT_ROOT, load_settings
+    from logistics_etl.settings import PROJECT_ROOT
 
-    proc = subprocess.run([sys.executable, "-m", "tests.retry_probe", task_id], cwd=PROJECT_ROOT,
-                          env={**os.environ, **airflow_env(load_settings())}, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    nodes = json.loads((PROJECT_ROOT / "target" / "manifest.json").read_text())["nodes"]
+    parents = {uid: set(node.get("depends_on", {}).get("nodes", [])) for uid, node in nodes.items()
+               if not uid.startswith("test.")}
+    hit, grew = set(unique_ids), True
+    while grew:
+        more = {uid for uid, ups in parents.items() if ups & hit} - hit
+        hit, grew = hit | more, bool(more)
+    return {nodes[uid]["name"]: {up.split(".")[-1] for up in parents[uid]} for uid in hit - set(unique_ids)
+            if nodes[uid]["resource_type"] in ("model", "seed", "snapshot")}
 
 
 def test_the_set_up_commands_of_a_run_report_a_failure_with_their_output(tmp_path: Path, capsys):
