@@ -392,7 +392,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--date", type=date.fromisoformat, help="logical date (default: the source's clock)")
     r.add_argument("--retries", type=_at_least(0), default=0,
-                   help="task retries for this local run (default 0: fail fast; the DAG's own default is 3)")
+                   help="task retries for this local run (default 0: fail fast; the DAG's own default is 3); the "
+                        "first waits LOGISTICS_TASK_RETRY_DELAY_SECONDS (default 120), each later one twice as long")
     r.set_defaults(func=cmd_run)
 
     g = sub.add_parser("postgres", help="a local PostgreSQL source (Debian's binaries): start, load the stand-in, stop")
