@@ -8,6 +8,7 @@ manifest (no `dbt ls`, no database, no Airflow Variable at parse time).
     process_bronze_layer    cosmos: one `dbt build` of all three layers, then a task per model (and its tests)
     process_silver_layer    seeds, silver models, snapshots, quarantine, reconciliation
     process_gold_layer      star schema and KPI marts, run audit marts, validity test
+    fail_the_run            runs only when a task failed for good, and fails, so the run is failed too
 
 LOGISTICS_DBT_EXECUTION=local runs a `dbt build` per model task instead (docs/orchestration.md).
 """
@@ -31,7 +32,7 @@ from logistics_etl.layer_build import (
     use_layer_build_producer,
     use_reported_status_poke,
 )
-from logistics_etl.node_retries import link_parents
+from logistics_etl.node_retries import set_up_retries
 from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, ConfigError, load_settings
 
 SETTINGS = load_settings()
@@ -215,6 +216,19 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     return result.as_dict()
 
 
+@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
+def fail_the_run(run_id: str | None = None, ti=None) -> None:
+    """Runs only when a task of the run has failed for good (its retries spent), and fails, naming the failed
+    tasks, so that the run itself is failed. Without it the run would end green when an extract failed: every
+    dbt task after it is skipped, not failed, and Airflow judges a run by its last tasks."""
+    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+
+    states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[run_id]).get(run_id, {})
+    failed = sorted(f"{t} ({getattr(s, 'value', s)})" for t, s in states.items()
+                    if getattr(s, "value", s) == "failed" and t != ti.task_id)
+    raise RuntimeError(f"this run failed: {', '.join(failed) or 'a task failed'}; each failed task's log says why")
+
+
 @dag(
     dag_id=DAG_ID,
     description="LogisticsDB (SQL Server) -> data lake -> dbt bronze/silver/gold",
@@ -249,11 +263,18 @@ def medallion_architecture_etl():
     if WATCHER:
         build_once([bronze, silver, gold])
         fold_tests_into_their_nodes([bronze, silver, gold])  # a node's task reports its tests too
-        link_parents([bronze, silver, gold])  # a node's retry builds it only once its parents' tasks succeeded
+        set_up_retries([bronze, silver, gold])  # a node's retry builds it once its parents' tasks succeeded
     check_configuration() >> extract_from_sqlserver() >> bronze >> silver >> gold
 
 
 DAG = medallion_architecture_etl()
+# `fail_the_run` follows every task but the one dbt build and its gate: a failed build is reported, node by
+# node, by the tasks that follow it (whose retries may make it good), and those are what fail the run
+_judge = fail_the_run.override(task_id="fail_the_run", dag=DAG)()
+for _task in list(DAG.tasks):
+    if _task.task_id != "fail_the_run" and not _task.task_id.endswith((".dbt_producer_watcher",
+                                                                        ".dbt_producer_watcher_done")):
+        _task >> _judge
 # The process that parsed this file keeps Airflow, cosmos and the DAG until it exits: no garbage
 # collection needs to scan them again (logistics_etl/collector.py; 3 s of a scale-1 `dags test`).
 freeze_what_exists()

@@ -373,7 +373,7 @@ class ReportedStatusPoke:
     tasks of the node's parents have succeeded in this run (`node_retries`)."""
 
     reports_tests = False
-    parent_task_ids: tuple[str, ...] | list[str] = ()  # its parents' tasks (`node_retries.link_parents`)
+    parent_task_ids: tuple[str, ...] | list[str] = ()  # its parents' tasks (`node_retries.set_up_retries`)
 
     def poke(self, context: Any) -> bool:
         ti = context["ti"]

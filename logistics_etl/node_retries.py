@@ -16,7 +16,14 @@ So a retry first reads the states of its parents' tasks in this run (`check_pare
   this task once the cause is fixed.
 
 A parent is the nearest upstream dbt node with a task of its own (a model, seed or snapshot of any layer),
-found through nodes without one (an ephemeral model), from cosmos's dbt graph at parse time (`link_parents`).
+found through nodes without one (an ephemeral model), from cosmos's dbt graph at parse time (`set_up_retries`).
+
+A node's tests are reported by its task, and a test with two parents (a `relationships` test) by both
+parents' tasks. Its retry runs with dbt's `--indirect-selection buildable`: the node and the tests whose
+other parents come before it. A test that also reads a node after it (`slv_vehicles`' test that each of
+its carriers is in `slv_carriers` is a test of `slv_carriers` too) is left to that node's retry, which runs
+it once that node has been rebuilt, instead of reading a table that is not yet rebuilt (or, on a first
+night, does not exist).
 """
 
 from __future__ import annotations
@@ -32,9 +39,10 @@ ENDED = frozenset({"failed", "upstream_failed", "skipped", "removed"})
 RECHECK_AT_MOST = timedelta(minutes=1)
 
 
-def link_parents(groups: list) -> None:
+def set_up_retries(groups: list) -> None:
     """Give each node task of the `DbtTaskGroup`s (a watcher sensor with its `model_unique_id`) the ids of its
-    parents' tasks, as `parent_task_ids`. Call it once the groups hold their final node tasks."""
+    parents' tasks, as `parent_task_ids`, and have its retry select tests `buildable` (see the module's
+    docstring). Call it once the groups hold their final node tasks."""
     nodes: dict[str, Any] = {}
     for group in groups:
         nodes.update(group.dbt_graph.filtered_nodes)
@@ -58,6 +66,7 @@ def link_parents(groups: list) -> None:
     for sensor in sensors:
         sensor.parent_task_ids = sorted(parents(sensor.model_unique_id, frozenset({sensor.model_unique_id}))
                                         - {sensor.task_id})
+        sensor.indirect_selection = "buildable"  # only on its retry: the sensors run dbt only then
 
 
 def _task_states(dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, str | None]:

@@ -125,7 +125,14 @@ print(json.dumps({
     "max_active_runs": dag.max_active_runs,
     "params": sorted(dag.params.keys()),
     "default_args": {k: str(v) for k, v in dag.default_args.items()},
-    "retries": sorted({t.retries for t in dag.tasks if t.task_id not in {p.task_id for p in producers}}),
+    "retries": sorted({t.retries for t in dag.tasks
+                       if t.task_id not in {p.task_id for p in producers} | {"fail_the_run"}}),
+    # the task that fails the run when a task has failed for good
+    "judge": {"trigger_rule": str(getattr(dag.get_task("fail_the_run").trigger_rule, "value",
+                                          dag.get_task("fail_the_run").trigger_rule)),
+              "retries": dag.get_task("fail_the_run").retries,
+              "not_upstream": sorted(set(dag.task_dict) - dag.get_task("fail_the_run").upstream_task_ids),
+              "leaves": sorted(t.task_id for t in dag.tasks if not t.downstream_task_ids)},
     "producer_retries": sorted({t.retries for t in producers}),
     "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
                                     for t in sensors}),

@@ -51,7 +51,14 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["start_date"].startswith("2024-01-01T00:00:00")
     assert dag_info["catchup"] is False
     assert dag_info["tags"] == ["etl", "production"]
-    assert dag_info["retries"] == [3], "every task but the layers' builds, whose model and test tasks retry"
+    assert dag_info["retries"] == [3], "every task but the dbt build (its node tasks retry) and fail_the_run"
+    # a task that failed for good (its retries spent) fails the run: `fail_the_run`, the one last task, runs
+    # only then (`one_failed`) and fails; it follows every task but the dbt build and its gate, whose failure
+    # the node tasks report (and may make good on their retries)
+    assert dag_info["judge"] == {
+        "trigger_rule": "one_failed", "retries": 0, "leaves": ["fail_the_run"],
+        "not_upstream": ["fail_the_run", "process_bronze_layer.dbt_producer_watcher",
+                         "process_bronze_layer.dbt_producer_watcher_done"]}
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]
     assert dag_info["retry_delays"] == ["0:02:00"], "the first retry after 2 minutes"
@@ -72,7 +79,7 @@ def test_params_take_source_tables_only(dag_info):
 def test_groups_run_in_layer_order(dag_info):
     assert set(dag_info["groups"]) == {"null", "extract_from_sqlserver", "process_bronze_layer",
                                        "process_silver_layer", "process_gold_layer"}
-    assert dag_info["groups"]["null"] == ["check_configuration"], "the one task outside the groups"
+    assert dag_info["groups"]["null"] == ["check_configuration", "fail_the_run"], "the tasks outside the groups"
     assert dag_info["upstream_groups"] == {
         "extract_from_sqlserver": ["check_configuration"],
         "process_bronze_layer": ["extract_from_sqlserver"],
@@ -119,6 +126,7 @@ def test_local_mode_runs_one_dbt_build_per_model_task(manifest, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
     assert info["producers"] == []
+    assert info["judge"]["not_upstream"] == ["fail_the_run"] and info["judge"]["leaves"] == ["fail_the_run"]
     assert_one_task_per_dbt_model_in_its_layer(info, manifest, "local")
     assert any(t.endswith("_test") for t in info["groups"]["process_gold_layer"]), "detached two-parent tests"
 
