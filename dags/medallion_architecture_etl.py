@@ -221,11 +221,10 @@ def fail_the_run(run_id: str | None = None, ti=None) -> None:
     """Runs only when a task of the run has failed for good (its retries spent), and fails, naming the failed
     tasks, so that the run itself is failed. Without it the run would end green when an extract failed: every
     dbt task after it is skipped, not failed, and Airflow judges a run by its last tasks."""
-    from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
+    from logistics_etl.node_retries import task_states
 
-    states = RuntimeTaskInstance.get_task_states(dag_id=ti.dag_id, run_ids=[run_id]).get(run_id, {})
-    failed = sorted(f"{t} ({getattr(s, 'value', s)})" for t, s in states.items()
-                    if getattr(s, "value", s) == "failed" and t != ti.task_id)
+    failed = sorted(f"{t} (failed)" for t, s in task_states(ti.dag_id, run_id).items()
+                    if s == "failed" and t != ti.task_id)
     raise RuntimeError(f"this run failed: {', '.join(failed) or 'a task failed'}; each failed task's log says why")
 
 

@@ -69,13 +69,15 @@ def set_up_retries(groups: list) -> None:
         sensor.indirect_selection = "buildable"  # only on its retry: the sensors run dbt only then
 
 
-def _task_states(dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, str | None]:
-    """The states of some tasks of one run, through the task's execution API (as cosmos reads its producer's)."""
+def task_states(dag_id: str, run_id: str, task_ids: list[str] | None = None) -> dict[str, str | None]:
+    """The states of some tasks of one run (None: every task), as strings, through the running task's execution
+    API (as cosmos reads its producer's); a task without a state is None."""
     from airflow.sdk.execution_time.task_runner import RuntimeTaskInstance
 
     states = RuntimeTaskInstance.get_task_states(dag_id=dag_id, task_ids=task_ids, run_ids=[run_id])
     by_task = states.get(run_id, {})
-    return {t: (None if by_task.get(t) is None else str(getattr(by_task[t], "value", by_task[t]))) for t in task_ids}
+    return {t: (None if by_task.get(t) is None else str(getattr(by_task[t], "value", by_task[t])))
+            for t in (task_ids if task_ids is not None else by_task)}
 
 
 def check_parents(sensor: Any, context: Any, states: dict[str, str | None] | None = None) -> None:
@@ -85,7 +87,7 @@ def check_parents(sensor: Any, context: Any, states: dict[str, str | None] | Non
     if not task_ids:
         return
     ti = context["ti"]
-    states = states if states is not None else _task_states(ti.dag_id, context["run_id"], task_ids)
+    states = states if states is not None else task_states(ti.dag_id, context["run_id"], task_ids)
     waiting = {t: states.get(t) for t in task_ids if states.get(t) != SUCCEEDED}
     if not waiting:
         return
