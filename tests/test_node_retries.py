@@ -1,10 +1,11 @@
 """What a node task's retry does with the states of its parents' tasks (logistics_etl/node_retries.py).
 
-The end-to-end test (`test_pipeline_e2e.py::test_a_failing_model_or_test_...`) runs real retries in
-`airflow dags test`, where the parents fail for good: it sees the waits and the refusals. A parent that
-fails once and then succeeds on its retry cannot be staged there, so the decision is checked here on the
-states that Airflow's execution API would return, given directly, with a stand-in for the sensor (its
-label, node, retry delay, logger and parents: the attributes `check_parents` reads).
+Two end-to-end tests run real retries in `airflow dags test` (`test_pipeline_e2e.py`): parents that fail for
+good (`test_a_failing_model_or_test_...`) and a parent that recovers on its retry
+(`test_a_model_that_fails_in_the_build_and_then_recovers_...`). Which states a retry meets there depends
+on the order the retries come in, so the decision is checked here for every state a parent's task can be
+in, on the states that Airflow's execution API would return, given directly, with a stand-in for the
+sensor (its label, node, retry delay, logger and parents: the attributes `check_parents` reads).
 """
 
 from __future__ import annotations
