@@ -50,6 +50,7 @@ def next_runs(first: str, count: int) -> list[str]:
 # watcher mode: the one `dbt build` task (all three layers)
 producers = [t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")]
 sensors = [t for t in dag.tasks if hasattr(t, "producer_task_id") and t not in producers]
+judge = dag.get_task("fail_the_run")  # fails the run when a task has failed for good
 
 
 def sensors_not_after_producer() -> list[str]:
@@ -128,10 +129,9 @@ print(json.dumps({
     "retries": sorted({t.retries for t in dag.tasks
                        if t.task_id not in {p.task_id for p in producers} | {"fail_the_run"}}),
     # the task that fails the run when a task has failed for good
-    "judge": {"trigger_rule": str(getattr(dag.get_task("fail_the_run").trigger_rule, "value",
-                                          dag.get_task("fail_the_run").trigger_rule)),
-              "retries": dag.get_task("fail_the_run").retries,
-              "not_upstream": sorted(set(dag.task_dict) - dag.get_task("fail_the_run").upstream_task_ids),
+    "judge": {"trigger_rule": str(getattr(judge.trigger_rule, "value", judge.trigger_rule)),
+              "retries": judge.retries,
+              "not_upstream": sorted(set(dag.task_dict) - judge.upstream_task_ids),
               "leaves": sorted(t.task_id for t in dag.tasks if not t.downstream_task_ids)},
     "producer_retries": sorted({t.retries for t in producers}),
     "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
