@@ -8,7 +8,7 @@ manifest (no `dbt ls`, no database, no Airflow Variable at parse time).
     process_bronze_layer    cosmos: one `dbt build` of all three layers, then a task per model (and its tests)
     process_silver_layer    seeds, silver models, snapshots, quarantine, reconciliation
     process_gold_layer      star schema and KPI marts, run audit marts, validity test
-    fail_the_run            runs only when a task failed for good, and fails, so the run is failed too
+    fail_the_run            last: when a task failed for good, fails the run and sends the night's one e-mail
 
 LOGISTICS_DBT_EXECUTION=local runs a `dbt build` per model task instead (docs/orchestration.md).
 """
@@ -49,15 +49,22 @@ if not SETTINGS.manifest_path.exists():
 
 
 def _failure_notifier():
+    """The night's one failure e-mail, sent when `fail_the_run` fails: every failed task, each with a link to
+    its log (`logistics_etl.run_verdict`)."""
     from airflow.providers.smtp.notifications.smtp import SmtpNotifier
 
     return SmtpNotifier(
         to=SETTINGS.alert_email,
-        subject="[airflow] {{ dag.dag_id }}.{{ ti.task_id }} failed ({{ run_id }})",
+        subject=("[airflow] {{ dag.dag_id }} run {{ run_id }} failed{% if exception.failed is defined %}: "
+                 "{{ exception.failed[0].task_id }}{% if exception.failed | length > 1 %} and "
+                 "{{ exception.failed | length - 1 }} more{% endif %}{% endif %}"),
         html_content=(
-            "<p>Task <b>{{ ti.task_id }}</b> of DAG <b>{{ dag.dag_id }}</b> failed "
-            "(run {{ run_id }}, try {{ ti.try_number }}).</p>"
-            "<p>Log: <a href='{{ ti.log_url }}'>{{ ti.log_url }}</a></p>"
+            "<p>Run <b>{{ run_id }}</b> of DAG <b>{{ dag.dag_id }}</b> failed.</p>"
+            "{% if exception.failed is defined %}<p>Failed tasks (their retries spent):</p><ul>"
+            "{% for t in exception.failed %}<li>{{ t.task_id }}: <a href='{{ t.log_url }}'>log</a></li>"
+            "{% endfor %}</ul>"
+            "{% else %}<p>{{ ti.task_id }} could not report the run: {{ exception }}</p>{% endif %}"
+            "<p>This task's log: <a href='{{ ti.log_url }}'>{{ ti.log_url }}</a></p>"
         ),
     )
 
@@ -68,7 +75,7 @@ DEFAULT_ARGS = {
     "retry_delay": timedelta(seconds=SETTINGS.task_retry_delay_seconds),  # 2 minutes unless set
     "retry_exponential_backoff": 2.0,
     "max_retry_delay": timedelta(minutes=30),
-    "on_failure_callback": _failure_notifier(),
+    # no e-mail per task: `fail_the_run` sends one per failed night, naming every failed task
 }
 
 PROJECT = ProjectConfig(
@@ -216,16 +223,16 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     return result.as_dict()
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED, retries=0)
-def fail_the_run(run_id: str | None = None, ti=None) -> None:
-    """Runs only when a task of the run has failed for good (its retries spent), and fails, naming the failed
-    tasks, so that the run itself is failed. Without it the run would end green when an extract failed: every
-    dbt task after it is skipped, not failed, and Airflow judges a run by its last tasks."""
-    from logistics_etl.node_retries import task_states
+@task(trigger_rule=TriggerRule.ALL_DONE, retries=0, on_failure_callback=_failure_notifier())
+def fail_the_run() -> None:
+    """Runs when every other task has ended; fails naming the tasks that failed for good (their retries spent),
+    so that the run itself is failed and one e-mail names them all, or is skipped when none did
+    (`logistics_etl/run_verdict.py`)."""
+    from airflow.sdk import get_current_context
 
-    failed = sorted(f"{t} (failed)" for t, s in task_states(ti.dag_id, run_id).items()
-                    if s == "failed" and t != ti.task_id)
-    raise RuntimeError(f"this run failed: {', '.join(failed) or 'a task failed'}; each failed task's log says why")
+    from logistics_etl.run_verdict import judge
+
+    judge(get_current_context())
 
 
 @dag(

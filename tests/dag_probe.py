@@ -141,7 +141,10 @@ print(json.dumps({
         if "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
-    "has_failure_callback": all(bool(t.on_failure_callback) for t in dag.tasks),
+    # tasks that e-mail when they fail (cosmos adds a callback of its own to the build: not an e-mail)
+    "e_mailing_tasks": sorted(t.task_id for t in dag.tasks if any(
+        type(c).__name__ == "SmtpNotifier" for c in (t.on_failure_callback if isinstance(
+            t.on_failure_callback, list) else [t.on_failure_callback]))),
     "groups": {g: sorted(ts) for g, ts in groups.items()},
     "upstream_groups": {g: upstream_groups(g) for g in groups if g},
     "airflow_import_s": round(imported - started, 3),

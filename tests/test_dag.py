@@ -53,16 +53,19 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["tags"] == ["etl", "production"]
     assert dag_info["retries"] == [3], "every task but the dbt build (its node tasks retry) and fail_the_run"
     # a task that failed for good (its retries spent) fails the run: `fail_the_run`, the one last task, runs
-    # only then (`one_failed`) and fails; it follows every task but the dbt build and its gate, whose failure
-    # the node tasks report (and may make good on their retries)
+    # once every task before it has ended (`all_done`), and fails when one of them failed; it follows every
+    # task but the dbt build and its gate, whose failure the node tasks report (and may make good on their
+    # retries)
     assert dag_info["judge"] == {
-        "trigger_rule": "one_failed", "retries": 0, "leaves": ["fail_the_run"],
+        "trigger_rule": "all_done", "retries": 0, "leaves": ["fail_the_run"],
         "not_upstream": ["fail_the_run", "process_bronze_layer.dbt_producer_watcher",
                          "process_bronze_layer.dbt_producer_watcher_done"]}
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]
     assert dag_info["retry_delays"] == ["0:02:00"], "the first retry after 2 minutes"
-    assert dag_info["has_failure_callback"], "every task e-mails on failure"
+    # one e-mail per failed night, naming every failed task, not one per task (twenty and more when a model
+    # fails and takes the nodes after it down): `fail_the_run`'s
+    assert dag_info["e_mailing_tasks"] == ["fail_the_run"]
     assert dag_info["params"] == ["full_refresh", "tables"]
 
 

@@ -3,6 +3,7 @@ Airflow DAG (`airflow dags test`, real cosmos tasks, real DuckDB), checked again
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -201,19 +202,18 @@ SAS_SIGNATURE = os.urandom(12).hex()
 SAS_TOKEN = f"sv=2024-11-04&ss=b&srt=co&sp=rl&se=2030-01-01T00:00:00Z&sig={SAS_SIGNATURE}"
 
 
-def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_email(data_dir: Path):
-    """A column dropped in the source fails its extract task; the run exits non-zero at once (no retry wait),
-    names the failed task, commits nothing for that table, and the log names table and column. Airflow's
-    SMTP notifier sends the failure e-mail (dag, task, run, log link) to a real SMTP server (aiosmtpd)."""
+@contextlib.contextmanager
+def _smtp_server():
+    """A real SMTP server (aiosmtpd) on a free port: yields the environment that points the run's
+    `smtp_default` connection and alert address at it, and the list of messages it receives."""
     import json
-    import sqlite3
 
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
 
     from tests.conftest import _free_port
 
-    received = []
+    received: list = []
 
     class Sink(Message):
         def handle_message(self, message):
@@ -221,22 +221,39 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
 
     smtp = Controller(Sink(), hostname="127.0.0.1", port=_free_port())
     smtp.start()
-    smtp_conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port, "login": "", "password": "",
-                 "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@logistics.test"}}
+    conn = {"conn_type": "smtp", "host": "127.0.0.1", "port": smtp.port, "login": "", "password": "",
+            "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@logistics.test"}}
+    try:
+        yield {"AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(conn), "LOGISTICS_ALERT_EMAIL": "oncall@logistics.test"}, \
+            received
+    finally:
+        smtp.stop()
+
+
+def _body(mail) -> str:
+    return mail.get_payload(decode=True).decode() if not mail.is_multipart() else \
+        "".join(part.get_payload(decode=True).decode() for part in mail.walk() if not part.is_multipart())
+
+
+def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_email(data_dir: Path):
+    """A column dropped in the source fails its extract task; the run exits non-zero at once (no retry wait),
+    names the failed task, commits nothing for that table, and the log names table and column. Airflow's
+    SMTP notifier sends the night's one failure e-mail (dag, run, the failed task with a link to its log) to
+    a real SMTP server (aiosmtpd)."""
+    import sqlite3
+
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     con = sqlite3.connect(data_dir / "source" / "logisticsdb.sqlite")
     con.execute('ALTER TABLE "Vehicles" DROP COLUMN "CapacityKg"')
     con.commit()
     con.close()
-    try:
+    with _smtp_server() as (smtp_env, received):
         proc = run_cli("run", "--scale", "0.02", "--seed", "3", check=False, env_extra={
-            "AIRFLOW_CONN_SMTP_DEFAULT": json.dumps(smtp_conn), "LOGISTICS_ALERT_EMAIL": "oncall@logistics.test",
+            **smtp_env,
             # secrets that airflow_settings.yaml loads and check_configuration reads inside a task
             "SQLSERVER_PASSWORD": PASSWORD, "AZURE_STORAGE_SAS_TOKEN": SAS_TOKEN,
             # every batch's progress line in the extract tasks' logs
             "LOGISTICS_PROGRESS_LOG_SECONDS": "0"})
-    finally:
-        smtp.stop()
     assert proc.returncode != 0
     # the run itself is failed (`fail_the_run`), not only a task of it: every dbt task after the failed extract
     # was skipped, and Airflow would have judged the run by those
@@ -251,14 +268,17 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
     assert re.search(r"table Orders: [\d,]+ rows read so far \([\d,]+ rows/s\)", log), "a task logs its progress"
     assert not list((data_dir / "lake" / "bronze" / "Vehicles").glob("batch=*")), "nothing committed for Vehicles"
     assert list((data_dir / "lake" / "bronze" / "Orders").glob("batch=*")), "the other tables landed"
-    mails = [m for m in received if "extract_vehicles" in m["Subject"]]
-    assert mails, f"no failure e-mail for extract_vehicles; received: {[m['Subject'] for m in received]}"
-    mail = mails[0]
-    body = mail.get_payload(decode=True).decode() if not mail.is_multipart() else \
-        "".join(part.get_payload(decode=True).decode() for part in mail.walk() if not part.is_multipart())
-    assert mail["To"] == "oncall@logistics.test" and "medallion_architecture_etl" in mail["Subject"]
-    assert "manual__" in mail["Subject"] or "manual__" in body, "the run id is named"
-    assert "extract_from_sqlserver.extract_vehicles" in body and "http" in body and "log" in body.lower()
+    assert len(received) == 1, f"one e-mail for the night; received: {[m['Subject'] for m in received]}"
+    mail = received[0]
+    body = _body(mail)
+    assert mail["To"] == "oncall@logistics.test"
+    assert re.fullmatch(r"\[airflow\] medallion_architecture_etl run manual__\S+ failed: "
+                        r"extract_from_sqlserver\.extract_vehicles", mail["Subject"]), mail["Subject"]
+    run_link = re.search(r"href='(http[^']+/runs/manual__[^/']+/tasks/)fail_the_run\?try_number=1'", body)
+    assert run_link, body
+    assert re.findall(r"<li>([^:<]+): <a href='([^']+)'>log</a></li>", body) == [
+        ("extract_from_sqlserver.extract_vehicles", run_link.group(1) + "extract_from_sqlserver.extract_vehicles")
+    ], body
     # no secret in any log of the run: the dags-test log (which holds every task's log) and any log file
     logs = [p for p in (data_dir / "airflow").rglob("*.log") if p.is_file()]
     text = "".join(p.read_text(errors="replace") for p in logs) + proc.stdout + proc.stderr
@@ -326,7 +346,8 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     (`dbt build --select <model>`) and fail again; the retry of a node that depends on them builds nothing,
     since its parent's task did not succeed in this run (built then, it would read its parent's previous
     table), and fails naming it; a node that was red only for a test that reads one of them builds again
-    without that test (dbt's `--indirect-selection buildable`) and goes green."""
+    without that test (dbt's `--indirect-selection buildable`) and goes green. Once every task has ended, one
+    e-mail (`fail_the_run`'s) names every red task, each with a link to its log."""
     import sqlite3
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
@@ -334,8 +355,9 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
     _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Carriers", "CarrierID", [None, 1])
 
-    proc = run_cli("run", "--scale", "0.02", "--seed", "3", "--retries", "1", check=False,
-                   env_extra={"LOGISTICS_TASK_RETRY_DELAY_SECONDS": "1"})
+    with _smtp_server() as (smtp_env, received):
+        proc = run_cli("run", "--scale", "0.02", "--seed", "3", "--retries", "1", check=False,
+                       env_extra={"LOGISTICS_TASK_RETRY_DELAY_SECONDS": "1", **smtp_env})
     assert proc.returncode != 0 and re.search(r"DAG run failed \(exit \d+, run state failed\)", proc.stdout), \
         proc.stdout[-2000:]
     con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
@@ -361,6 +383,11 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     failed_line = next(line for line in proc.stdout.splitlines() if "failed tasks:" in line)
     assert "process_bronze_layer.brz_vehicles.run" in failed_line and "brz_orders" not in failed_line
     assert "process_gold_layer.dim_customer.run" not in failed_line, "green on its retry"
+    # one e-mail for the night, sent once every task had ended, naming every task that failed for good
+    assert len(received) == 1, [m["Subject"] for m in received]
+    listed = re.findall(r"<li>([^:<]+): <a href='http[^']+/tasks/\1'>log</a></li>", _body(received[0]))
+    assert listed == sorted(red), listed  # the failed build is not named: the tasks of its nodes say what failed
+    assert received[0]["Subject"].endswith(f"failed: {listed[0]} and {len(listed) - 1} more")
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
     assert ("Model 'model.logistics_warehouse.brz_carriers' was built, but its tests did not all pass: "
@@ -390,7 +417,7 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
     then taken out of the lake, as a fix would, before the tasks retry (10 s later). Its task's retry builds
     it; the tasks of the nodes after it wait (rescheduled) until their parents' tasks have succeeded and only
     then build, each after its parents, so none reads a table of the day before; the run ends green (the
-    failed build itself made good by its node tasks, `fail_the_run` skipped)."""
+    failed build itself made good by its node tasks, `fail_the_run` skipped), and no e-mail is sent."""
     import sqlite3
     import threading
 
@@ -410,8 +437,9 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
     fixer = threading.Thread(target=fix_once_the_build_has_failed)
     fixer.start()
     try:
-        proc = run_cli("run", "--scale", "0.02", "--seed", "3", "--retries", "1", check=False,
-                       env_extra={"LOGISTICS_TASK_RETRY_DELAY_SECONDS": "10"})
+        with _smtp_server() as (smtp_env, received):
+            proc = run_cli("run", "--scale", "0.02", "--seed", "3", "--retries", "1", check=False,
+                           env_extra={"LOGISTICS_TASK_RETRY_DELAY_SECONDS": "10", **smtp_env})
     finally:
         done.set()
         fixer.join()
@@ -425,6 +453,7 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
     run_states = [r[0] for r in con.execute("select state from dag_run")]
     con.close()
     assert run_states == ["success"] and tis.pop("fail_the_run")[0] == "skipped"
+    assert received == [], "a night made good sends no failure e-mail (the failed build sends none of its own)"
     assert tis.pop("process_bronze_layer.dbt_producer_watcher")[0] == "failed"
     tis.pop("process_bronze_layer.dbt_producer_watcher_done")
     assert {state for state, *_ in tis.values()} == {"success"}, tis

@@ -1,0 +1,55 @@
+"""What the run's last task, `fail_the_run`, makes of the states of the tasks before it
+(logistics_etl/run_verdict.py).
+
+The end-to-end tests in `test_pipeline_e2e.py` run it for real in `airflow dags test`: after a failed extract
+and after failing models (one e-mail, naming every failed task), and on a night whose failed build its node
+tasks made good (skipped, no e-mail). Here the decision is checked on every state a task can end in, given
+directly as Airflow's execution API returns them, with a stand-in for the task and its task instance (the
+attributes `judge` reads).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+
+from logistics_etl.run_verdict import RunFailed, judge
+
+BASE = "http://airflow.example/dags/medallion_architecture_etl/runs/scheduled__2026-12-01T02%3A00%3A00%2B00%3A00"
+EXTRACT = "extract_from_sqlserver.extract_vehicles"
+MODEL = "process_silver_layer.slv_vehicles.run"
+BUILD = "process_bronze_layer.dbt_producer_watcher"
+
+
+def context(*before: str) -> dict:
+    ti = SimpleNamespace(dag_id="medallion_architecture_etl", task_id="fail_the_run",
+                         log_url=f"{BASE}/tasks/fail_the_run?try_number=1")
+    return {"ti": ti, "task": SimpleNamespace(upstream_task_ids=set(before)),
+            "run_id": "scheduled__2026-12-01T02:00:00+00:00"}
+
+
+def test_it_fails_the_run_naming_every_task_before_it_that_failed():
+    """Every failed task, with a link to its log; tasks that were skipped or upstream_failed after them are
+    not named (their logs say nothing of the cause), nor the failed dbt build, which is not before it (the
+    node tasks after the build name what failed). No retry: `RunFailed` is an AirflowFailException."""
+    states = {EXTRACT: "failed", MODEL: "failed", "process_gold_layer.dim_vehicle.run": "upstream_failed",
+              "process_bronze_layer.brz_orders.run": "success", "process_gold_layer.kpi.run": "skipped",
+              "process_gold_layer.old.run": "removed", BUILD: "failed", "fail_the_run": "running"}
+    with pytest.raises(RunFailed) as failed:
+        judge(context(*(set(states) - {BUILD, "fail_the_run"})), states)
+    assert isinstance(failed.value, AirflowFailException)
+    assert failed.value.failed == [{"task_id": EXTRACT, "log_url": f"{BASE}/tasks/{EXTRACT}"},
+                                   {"task_id": MODEL, "log_url": f"{BASE}/tasks/{MODEL}"}]
+    assert str(failed.value) == (f"this run failed: {EXTRACT} (failed), {MODEL} (failed); each failed task's "
+                                 "log says why")
+
+
+@pytest.mark.parametrize("state", ["success", "skipped", "upstream_failed", "removed"])
+def test_it_is_skipped_when_no_task_before_it_failed(state):
+    """The run stands, green, and no e-mail is sent: a good night; or a night whose failed dbt build (not
+    before it) its node tasks made good on their retries."""
+    states = {EXTRACT: "success", MODEL: state, BUILD: "failed", "fail_the_run": "running"}
+    with pytest.raises(AirflowSkipException, match="no task of this run failed"):
+        judge(context(EXTRACT, MODEL), states)
