@@ -17,6 +17,7 @@ module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 parsed = time.perf_counter()
 dag = module.DAG
+from logistics_etl.run_verdict import RunFailed  # noqa: E402
 
 groups = {}
 for task in dag.tasks:
@@ -74,6 +75,20 @@ def param_errors(values: dict) -> dict:
         except Exception as exc:  # noqa: BLE001 - reported to the test, which checks the message
             out[name] = f"{type(exc).__name__}: {exc}"
     return out
+
+
+def failure_email(exception: BaseException) -> dict:
+    """The subject and body of `fail_the_run`'s e-mail for `exception`, rendered as Airflow renders them (a copy
+    of the notifier: rendering sets its fields)."""
+    import copy
+    from types import SimpleNamespace
+
+    callbacks = judge.on_failure_callback
+    notifier = copy.deepcopy(callbacks[0] if isinstance(callbacks, list) else callbacks)
+    ti = SimpleNamespace(task_id="fail_the_run", log_url="http://airflow.example/dags/d/runs/r/tasks/fail_the_run")
+    notifier.render_template_fields({"dag": dag, "run_id": "scheduled__r", "ti": ti, "exception": exception},
+                                    dag.get_template_env())
+    return {"subject": notifier.subject, "body": notifier.html_content}
 
 
 def dangling_task_ids() -> list[str]:
@@ -142,6 +157,11 @@ print(json.dumps({
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
     # tasks that e-mail when they fail (cosmos adds a callback of its own to the build: not an e-mail)
+    "failure_emails": {
+        "two_failed": failure_email(RunFailed([{"task_id": "a.x", "log_url": "http://l/a.x"},
+                                               {"task_id": "b.y", "log_url": "http://l/b.y"}])),
+        "one_failed": failure_email(RunFailed([{"task_id": "a.x", "log_url": "http://l/a.x"}])),
+        "own_error": failure_email(RuntimeError("the execution API did not answer"))},
     "e_mailing_tasks": sorted(t.task_id for t in dag.tasks if any(
         type(c).__name__ == "SmtpNotifier" for c in (t.on_failure_callback if isinstance(
             t.on_failure_callback, list) else [t.on_failure_callback]))),

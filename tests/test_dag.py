@@ -66,6 +66,15 @@ def test_identity_schedule_and_defaults(dag_info):
     # one e-mail per failed night, naming every failed task, not one per task (twenty and more when a model
     # fails and takes the nodes after it down): `fail_the_run`'s
     assert dag_info["e_mailing_tasks"] == ["fail_the_run"]
+    mails, subject = dag_info["failure_emails"], "[airflow] medallion_architecture_etl run scheduled__r failed"
+    assert mails["two_failed"]["subject"] == f"{subject}: a.x and 1 more"
+    assert mails["one_failed"]["subject"] == f"{subject}: a.x"
+    assert ("<ul><li>a.x: <a href='http://l/a.x'>log</a></li><li>b.y: <a href='http://l/b.y'>log</a></li></ul>"
+            in mails["two_failed"]["body"])
+    # fail_the_run failing for a reason of its own still e-mails, saying so
+    assert mails["own_error"]["subject"] == subject
+    assert "fail_the_run could not report the run: the execution API did not answer" in mails["own_error"]["body"]
+    assert "tasks/fail_the_run'>" in mails["own_error"]["body"]
     assert dag_info["params"] == ["full_refresh", "tables"]
 
 
