@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 
 from logistics_etl.settings import PROJECT_ROOT, Settings
 
@@ -37,3 +39,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
 
 def with_airflow_env(settings: Settings) -> dict[str, str]:
     return {**os.environ, **airflow_env(settings)}
+
+
+def airflow_command(airflow_args: list[str]) -> list[str]:
+    """The Airflow CLI of this environment; `dags test` through `logistics_etl.dags_test` (the same command,
+    with the in-process execution API generating the one API version its tasks speak: about 3 s less a run)."""
+    if airflow_args[:2] == ["dags", "test"]:
+        return [sys.executable, "-m", "logistics_etl.dags_test", *airflow_args[2:]]
+    return [str(Path(sys.executable).with_name("airflow")), *airflow_args]

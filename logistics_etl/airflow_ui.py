@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from logistics_etl.airflow_env import with_airflow_env
+from logistics_etl.airflow_env import airflow_command, with_airflow_env
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings
 
 SERVICES = {"api-server": ["api-server"], "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
@@ -51,10 +51,6 @@ def ui_env(settings: Settings, port: int) -> dict[str, str]:
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1)}
 
 
-def _airflow() -> str:
-    return str(Path(sys.executable).with_name("airflow"))
-
-
 def _healthy(port: int) -> bool:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=2) as r:
@@ -73,7 +69,7 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
     if _healthy(port):
         raise AirflowUIError(f"something already answers on 127.0.0.1:{port}; stop it or use --port")
     for step in (["db", "migrate"],):
-        proc = subprocess.run([_airflow(), *step], env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
+        proc = subprocess.run(airflow_command(step), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
         if proc.returncode:
             raise AirflowUIError(f"airflow {' '.join(step)} failed: {proc.stderr[-2000:]}")
     proc = subprocess.run([sys.executable, "-m", "logistics_etl.airflow_settings"], env=env, cwd=PROJECT_ROOT,
@@ -83,7 +79,7 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
     pids = {}
     for name, args in SERVICES.items():
         with open(services / f"{name}.log", "ab") as log:
-            p = subprocess.Popen([_airflow(), *args], env=env, cwd=PROJECT_ROOT, stdout=log,
+            p = subprocess.Popen(airflow_command(args), env=env, cwd=PROJECT_ROOT, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         pids[name] = p.pid
     (services / "pids.json").write_text(json.dumps(pids))

@@ -26,6 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl import generator
+from logistics_etl.airflow_env import airflow_command
 from logistics_etl.lake import LakeError
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 
@@ -125,15 +126,7 @@ def cmd_dbt(args, settings: Settings) -> int:
 def cmd_airflow(args, settings: Settings) -> int:
     from logistics_etl.airflow_env import with_airflow_env
 
-    return _run(_airflow_cmd(args.airflow_args), with_airflow_env(settings))
-
-
-def _airflow_cmd(airflow_args: list[str]) -> list[str]:
-    """The Airflow CLI; `dags test` through `logistics_etl.dags_test` (the same command, with the in-process
-    execution API generating the one API version its tasks speak: about 3 s less a run)."""
-    if airflow_args[:2] == ["dags", "test"]:
-        return [sys.executable, "-m", "logistics_etl.dags_test", *airflow_args[2:]]
-    return [str(Path(sys.executable).with_name("airflow")), *airflow_args]
+    return _run(airflow_command(args.airflow_args), with_airflow_env(settings))
 
 
 def _load_airflow_settings(env: dict[str, str], path: str | None = None) -> int:
@@ -154,7 +147,7 @@ def _migrate(settings: Settings, env: dict[str, str]) -> _Background:
     """`airflow db migrate` of the local metadata DB, started now; its output in data/airflow/db-migrate.log."""
     logs = settings.data_dir / "airflow"
     logs.mkdir(parents=True, exist_ok=True)
-    return _Background("airflow db migrate", _airflow_cmd(["db", "migrate"]), env, logs / "db-migrate.log")
+    return _Background("airflow db migrate", airflow_command(["db", "migrate"]), env, logs / "db-migrate.log")
 
 
 def cmd_run(args, settings: Settings) -> int:
@@ -197,7 +190,7 @@ def cmd_run(args, settings: Settings) -> int:
     print(f"[4/4] airflow dags test {DAG_ID} {run_date} (task retries: {args.retries}; "
           f"the deployed DAG retries {settings.task_retries} times)")
     log = settings.data_dir / "airflow" / f"dags-test-{run_date}.log"
-    rc, failed, run_state = _dags_test(_airflow_cmd(["dags", "test", DAG_ID, str(run_date)]), env, log)
+    rc, failed, run_state = _dags_test(airflow_command(["dags", "test", DAG_ID, str(run_date)]), env, log)
     if rc or run_state != "success":
         print(f"DAG run failed (exit {rc}, run state {run_state or 'unknown'}); failed tasks: "
               f"{', '.join(failed) or '?'}\nfull log: {log}")
