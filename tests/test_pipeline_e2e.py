@@ -173,8 +173,13 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
     Then the production path, which `airflow dags test` does not take: one more change day in the source, the
     DAG unpaused, and the scheduler creates the night's run itself (its latest 02:00) and runs it, every task
     a process of its own (LocalExecutor) speaking to the API server, the dbt build's report read by the node
-    tasks through it. The run succeeds and gold matches the source again."""
+    tasks through it. The run succeeds and gold matches the source again.
+
+    And a night made good under the scheduler (one retry, 5 s later): a bad Vehicles batch fails the build,
+    and is taken out of the lake once the build has failed; the node tasks' retries, rescheduled until their
+    parents' tasks have succeeded, build `brz_vehicles` and each node after it in order, and the run is green."""
     import json
+    import shutil
     import sqlite3
 
     from logistics_etl.settings import PROJECT_ROOT
@@ -187,16 +192,29 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
     con.close()
     assert states and set(states) == {"success"}, states
     run_cli("source", "advance")
-    out = run_cli("ui", "start", "--port", str(_free_port()), timeout=300).stdout
+    out = run_cli("ui", "start", "--port", str(_free_port()), timeout=300, env_extra={
+        "LOGISTICS_TASK_RETRIES": "1", "LOGISTICS_TASK_RETRY_DELAY_SECONDS": "5"}).stdout
     try:
         url = re.search(r"Airflow UI: (\S+)", out).group(1)
         user, password = re.search(r"login: (\S+) / (\S+)", out).groups()
         seen = graph_texts(url, user, password)
         started = time.monotonic()
         run_cli("airflow", "dags", "unpause", "medallion_architecture_etl")
-        night = _scheduled_run_once_ended(db, timeout=900)
+        night = _run_once_ended(db, "scheduled", after=0)
         report("the next night under a real scheduler (LocalExecutor, scale 0.1)",
                f"{time.monotonic() - started:.0f} s from unpausing to the run's end")
+
+        bad = _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+
+        def fix_once_the_build_has_failed(tis: dict) -> None:
+            if tis.get("process_bronze_layer.dbt_producer_watcher", ("",))[0] == "failed" and bad.exists():
+                shutil.rmtree(bad)
+
+        started = time.monotonic()
+        run_cli("airflow", "dags", "trigger", "medallion_architecture_etl")
+        made_good = _run_once_ended(db, "manual", after=night[0], each_look=fix_once_the_build_has_failed)
+        report("a night made good under the scheduler (one retry, 5 s later)",
+               f"{time.monotonic() - started:.0f} s from the trigger to the run's end")
     finally:
         run_cli("ui", "stop")
     for group in ("check_configuration", "extract_from_sqlserver", "process_bronze_layer", "process_silver_layer",
@@ -208,30 +226,42 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
     missing = [name for name in expected if not re.search(rf"(?<!\w){name}(?!\w)", seen["expanded"])]
     assert len(expected) >= 44 and not missing, missing
 
-    run_id, state, tasks = night
-    assert run_id.startswith("scheduled__") and state == "success", (run_id, state, tasks)
+    _, run_id, state, tis = night
+    assert run_id.startswith("scheduled__") and state == "success", (run_id, state, tis)
+    tasks = {t: s for t, (s, *_) in tis.items()}
     assert tasks.pop("fail_the_run") == "skipped" and len(tasks) >= 60 and set(tasks.values()) == {"success"}, tasks
     assert_gold_matches_source(data_dir / "warehouse.duckdb", data_dir / "source" / "logisticsdb.sqlite")
 
+    _, run_id, state, tis = made_good
+    assert not bad.exists(), f"the build of {run_id} did not fail as staged: {tis}"
+    assert state == "success", (run_id, state, tis)
+    _assert_made_good(tis, "brz_vehicles")
 
-def _scheduled_run_once_ended(db: Path, timeout: float) -> tuple[str, str, dict[str, str]]:
-    """The first run the scheduler made itself, once it has ended: its id, state and tasks' states."""
+
+def _run_once_ended(db: Path, run_type: str, after: int, each_look=None, timeout: float = 900
+                    ) -> tuple[int, str, str, dict[str, tuple]]:
+    """The first run of `run_type` made after the run with id `after`, once it has ended: its id, run id, state
+    and its tasks (task id -> state, try number, start, end). `each_look(tasks)` is called at each look, every
+    half second, while it runs."""
     import sqlite3
 
     deadline = time.monotonic() + timeout
     while True:
         con = sqlite3.connect(db)
         try:
-            run = con.execute("select run_id, state from dag_run where run_type = 'scheduled' order by id "
-                              "limit 1").fetchone()
-            tasks = dict(con.execute("select task_id, state from task_instance where run_id = ?", (run[0],))
-                         ) if run else {}
+            run = con.execute("select id, run_id, state from dag_run where run_type = ? and id > ? order by id "
+                              "limit 1", (run_type, after)).fetchone()
+            tis = {t: rest for t, *rest in con.execute(
+                "select task_id, state, try_number, start_date, end_date from task_instance where run_id = ?",
+                (run[1],))} if run else {}
         finally:
             con.close()
-        if run and run[1] in ("success", "failed"):
-            return run[0], run[1], tasks
-        assert time.monotonic() < deadline, f"the scheduled run did not end in {timeout:.0f} s: {run} {tasks}"
-        time.sleep(2)
+        if run and run[2] in ("success", "failed"):
+            return run[0], run[1], run[2], tis
+        if each_look:
+            each_look(tis)
+        assert time.monotonic() < deadline, f"no {run_type} run ended in {timeout:.0f} s: {run} {tis}"
+        time.sleep(0.5)
 
 
 PASSWORD = "pw-" + os.urandom(8).hex()
@@ -351,22 +381,48 @@ def _tasks_after_failures_of(*unique_ids: str) -> set[str]:
     return {t for t in map(task, hit | tested) if t}
 
 
-def _commit_a_bad_batch(table_dir: Path, column: str, values: list) -> None:
-    """A second lake batch of a table, committed as the extract commits one: the first batch's rows with
-    `column` set to `values`."""
+def _commit_a_bad_batch(table_dir: Path, column: str, values: list) -> Path:
+    """The table's next lake batch, committed as the extract commits one: the first batch's rows with `column`
+    set to `values` (and `_batch_id` to the new batch's number). Returns its folder."""
     import json
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    landed, broken = table_dir / "batch=000001", table_dir / "batch=000002"
+    landed = table_dir / "batch=000001"
+    number = max(int(p.name.split("=")[1]) for p in table_dir.glob("batch=*")) + 1
+    broken = table_dir / f"batch={number:06d}"
     broken.mkdir()
     part = pq.read_table(landed / "part-00000.parquet")
     values = (values * part.num_rows)[:part.num_rows]
     part = part.set_column(part.schema.get_field_index(column), column, pa.array(values))
+    batch = part.schema.get_field_index("_batch_id")
+    part = part.set_column(batch, part.schema.field(batch), pa.array([number] * part.num_rows,
+                                                                    part.schema.field(batch).type))
     pq.write_table(part, broken / "part-00000.parquet")
     manifest = json.loads((landed / "_manifest.json").read_text())
-    (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": 2}))
+    (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": number}))
+    return broken
+
+
+def _assert_made_good(tis: dict[str, tuple], root: str) -> None:
+    """A night whose build failed `root` and whose node tasks made it good (`tis`: task id -> state, try number,
+    start and end of one run): the build failed, every other task but `fail_the_run` (skipped) succeeded, and
+    `root` and each node after it was built on a retry, after its parents' tasks had ended."""
+    tis = dict(tis)
+    assert tis.pop("fail_the_run")[0] == "skipped"
+    assert tis.pop("process_bronze_layer.dbt_producer_watcher")[0] == "failed"
+    tis.pop("process_bronze_layer.dbt_producer_watcher_done")
+    assert {state for state, *_ in tis.values()} == {"success"}, tis
+    lineage = _descendants_of(f"model.logistics_warehouse.{root}")
+    task_of = {t.split(".")[1]: t for t in tis if t.count(".") == 2}
+    retried = {t.split(".")[1] for t, (_, tries, *_) in tis.items() if tries == 2}
+    assert {root, *lineage} <= retried, retried
+    for name, parents in lineage.items():  # each built after its parents' tasks had succeeded
+        start = tis[task_of[name]][2]
+        for parent in parents & set(task_of):
+            assert tis[task_of[parent]][3] <= start, (name, parent)
+    # (whether a task had to wait depends on the order its retry came in: the order above is what counts)
 
 
 def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
@@ -460,8 +516,7 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     run_cli("extract")
-    bad = data_dir / "lake" / "bronze" / "Vehicles" / "batch=000002"
-    _commit_a_bad_batch(bad.parent, "CapacityKg", ["heavy"])
+    bad = _commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
     done = threading.Event()
 
     def fix_once_the_build_has_failed() -> None:
@@ -489,20 +544,9 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
         "select task_id, state, try_number, start_date, end_date from task_instance")}
     run_states = [r[0] for r in con.execute("select state from dag_run")]
     con.close()
-    assert run_states == ["success"] and tis.pop("fail_the_run")[0] == "skipped"
+    assert run_states == ["success"]
     assert received == [], "a night made good sends no failure e-mail (the failed build sends none of its own)"
-    assert tis.pop("process_bronze_layer.dbt_producer_watcher")[0] == "failed"
-    tis.pop("process_bronze_layer.dbt_producer_watcher_done")
-    assert {state for state, *_ in tis.values()} == {"success"}, tis
-    lineage = _descendants_of("model.logistics_warehouse.brz_vehicles")
-    task_of = {t.split(".")[1]: t for t in tis if t.count(".") == 2}
-    retried = {t.split(".")[1] for t, (_, tries, *_) in tis.items() if tries == 2}
-    assert {"brz_vehicles", *lineage} <= retried, retried
-    for name, parents in lineage.items():  # each built after its parents' tasks had succeeded
-        start = tis[task_of[name]][2]
-        for parent in parents & set(task_of):
-            assert tis[task_of[parent]][3] <= start, (name, parent)
-    # (whether a task had to wait depends on the order its retry came in: the order above is what counts)
+    _assert_made_good(tis, "brz_vehicles")
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
     assert "was not built on this retry" not in log
 
