@@ -77,14 +77,18 @@ def param_errors(values: dict) -> dict:
     return out
 
 
+def failure_callbacks(task) -> list:
+    callbacks = task.on_failure_callback
+    return list(callbacks) if isinstance(callbacks, list) else [callbacks] if callbacks else []
+
+
 def failure_email(exception: BaseException) -> dict:
     """The subject and body of `fail_the_run`'s e-mail for `exception`, rendered as Airflow renders them (a copy
     of the notifier: rendering sets its fields)."""
     import copy
     from types import SimpleNamespace
 
-    callbacks = judge.on_failure_callback
-    notifier = copy.deepcopy(callbacks[0] if isinstance(callbacks, list) else callbacks)
+    notifier = copy.deepcopy(next(c for c in failure_callbacks(judge) if type(c).__name__ == "SmtpNotifier"))
     ti = SimpleNamespace(task_id="fail_the_run", log_url="http://airflow.example/dags/d/runs/r/tasks/fail_the_run")
     notifier.render_template_fields({"dag": dag, "run_id": "scheduled__r", "ti": ti, "exception": exception},
                                     dag.get_template_env())
@@ -156,15 +160,14 @@ print(json.dumps({
         if "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
-    # tasks that e-mail when they fail (cosmos adds a callback of its own to the build: not an e-mail)
     "failure_emails": {
         "two_failed": failure_email(RunFailed([{"task_id": "a.x", "log_url": "http://l/a.x"},
                                                {"task_id": "b.y", "log_url": "http://l/b.y"}])),
         "one_failed": failure_email(RunFailed([{"task_id": "a.x", "log_url": "http://l/a.x"}])),
         "own_error": failure_email(RuntimeError("the execution API did not answer"))},
-    "e_mailing_tasks": sorted(t.task_id for t in dag.tasks if any(
-        type(c).__name__ == "SmtpNotifier" for c in (t.on_failure_callback if isinstance(
-            t.on_failure_callback, list) else [t.on_failure_callback]))),
+    # tasks that e-mail when they fail (cosmos adds a callback of its own to the build: not an e-mail)
+    "e_mailing_tasks": sorted(t.task_id for t in dag.tasks
+                              if any(type(c).__name__ == "SmtpNotifier" for c in failure_callbacks(t))),
     "groups": {g: sorted(ts) for g, ts in groups.items()},
     "upstream_groups": {g: upstream_groups(g) for g in groups if g},
     "airflow_import_s": round(imported - started, 3),
