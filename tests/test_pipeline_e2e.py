@@ -179,7 +179,6 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
     and is taken out of the lake once the build has failed; the node tasks' retries, rescheduled until their
     parents' tasks have succeeded, build `brz_vehicles` and each node after it in order, and the run is green."""
     import json
-    import shutil
     import sqlite3
 
     from logistics_etl.settings import PROJECT_ROOT
