@@ -26,7 +26,7 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl import generator
-from logistics_etl.airflow_env import airflow_command
+from logistics_etl.airflow_env import airflow_command, with_airflow_env
 from logistics_etl.lake import LakeError
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 
@@ -124,8 +124,6 @@ def cmd_dbt(args, settings: Settings) -> int:
 
 
 def cmd_airflow(args, settings: Settings) -> int:
-    from logistics_etl.airflow_env import with_airflow_env
-
     return _run(airflow_command(args.airflow_args), with_airflow_env(settings))
 
 
@@ -135,8 +133,6 @@ def _load_airflow_settings(env: dict[str, str], path: str | None = None) -> int:
 
 
 def cmd_airflow_settings(args, settings: Settings) -> int:
-    from logistics_etl.airflow_env import with_airflow_env
-
     env = with_airflow_env(settings)
     if not _migrate(settings, env).succeeded():
         return 1
@@ -155,8 +151,6 @@ def cmd_run(args, settings: Settings) -> int:
 
     The dbt parse and the metadata DB's migration do not need the source: each runs in a process of its own,
     started first, while this one makes or reads the source stand-in."""
-    from logistics_etl.airflow_env import with_airflow_env
-
     started = time.monotonic()
     env = with_airflow_env(settings)
     migrate = _migrate(settings, env)  # creates data/airflow/, where both keep their output
