@@ -2,7 +2,8 @@
 
 Two end-to-end tests run real retries in `airflow dags test` (`test_pipeline_e2e.py`): parents that fail for
 good (`test_a_failing_model_or_test_...`) and a parent that recovers on its retry
-(`test_a_model_that_fails_in_the_build_and_then_recovers_...`). Which states a retry meets there depends
+(`test_a_model_that_fails_in_the_build_and_then_recovers_...`); a third runs a recovering parent under the
+real scheduler (the night made good at the end of `test_dag_end_to_end_...`). Which states a retry meets there depends
 on the order the retries come in, so the decision is checked here for every state a parent's task can be
 in, on the states that Airflow's execution API would return, given directly, with a stand-in for the
 sensor (its label, node, retry delay, logger and parents: the attributes `check_parents` reads).
