@@ -10,12 +10,12 @@ varied by up to 1.5x between rounds), with the highest peak RSS of its runs.
 The column `per round` is the median of the rounds' own speedups (each round
 runs the methods back to back, so a slow minute slows both sides of its ratio):
 
-- `streaming`: `logistics_etl.extract.extract_table` as the project runs it (connectorx Arrow batches ->
-  zstd Parquet, with the catalog query, key snapshot and manifest it always makes; PostgreSQL read with
-  connectorx's `cursor` protocol, the amounts sent as scaled integers; a full read of a table of at least
-  100,000 keys, here both, in two key ranges);
-  `streaming-binary`: the same with connectorx's default binary COPY protocol; `streaming-1`: one
-  statement, never key ranges; `streaming-2`: two key ranges whatever the table's size;
+- `streaming`: `logistics_etl.extract.extract_table` as the project runs it (Arrow batches -> zstd Parquet,
+  with the catalog query, key snapshot and manifest it always makes; PostgreSQL read through ADBC's libpq
+  driver in one statement, the amounts sent as scaled integers);
+  `streaming-2`: the same in two key ranges read at once;
+  `streaming-connectorx`: the same through connectorx (its `cursor` protocol; two key ranges, its default for
+  a table this big), the driver that reads SQL Server in production and read PostgreSQL until 2026-12-01;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
 
 Then the two Parquet outputs are compared row for row (same row count, same
@@ -47,15 +47,12 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
         from logistics_etl.lake import Lake
         from logistics_etl.source import read_arrow
 
-        parallel = 2 if method == "streaming-2" else 1
-        one_range = {"full_read_parallel": 1} if method == "streaming-1" else {}
-        protocol = "binary" if method == "streaming-binary" else "cursor"
-
-        def reader(url_, sql, batch_size):
-            return read_arrow(url_, sql, batch_size, pg_protocol=protocol)
-
-        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, parallel=parallel,
-                             reader=reader, **one_range).rows
+        options = {}  # `streaming`: the project's defaults (ADBC, one statement for PostgreSQL)
+        if method != "streaming":
+            driver = "connectorx" if method == "streaming-connectorx" else "adbc"
+            options = {"full_read_parallel": 2,
+                       "reader": lambda url_, sql, batch_size: read_arrow(url_, sql, batch_size, driver=driver)}
+        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, **options).rows
     else:
         import pandas as pd
         import sqlalchemy
@@ -156,7 +153,7 @@ def main() -> int:
     p.add_argument("--port", type=int, default=55439)
     p.add_argument("--repeat", type=int, default=5, help="runs of each method, interleaved; the best counts")
     p.add_argument("--keep-server", action="store_true", help="leave PostgreSQL running afterwards")
-    p.add_argument("--worker", choices=["streaming", "streaming-1", "streaming-2", "streaming-binary", "pandas"],
+    p.add_argument("--worker", choices=["streaming", "streaming-2", "streaming-connectorx", "pandas"],
                    help=argparse.SUPPRESS)
     p.add_argument("--table", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
@@ -175,7 +172,7 @@ def main() -> int:
     rows_out = []
     try:
         for table in args.tables.split(","):
-            methods = ("pandas", "streaming-binary", "streaming", "streaming-1", "streaming-2")
+            methods = ("pandas", "streaming", "streaming-2", "streaming-connectorx")
             out = {m: WORK / "out" / table / m for m in methods}
             runs: dict[str, list[dict]] = {m: [] for m in methods}
             for rep in range(args.repeat):  # interleaved, so a noisy minute hits every method alike
@@ -201,12 +198,12 @@ def main() -> int:
         if not args.keep_server:
             LocalPostgres(WORK / "postgres", port=args.port).stop()
 
-    header = f"{'table':<15}{'method':<18}{'rows':>10}{'stream rows/s':>15}{'pandas rows/s':>15}{'speedup':>9}" \
+    header = f"{'table':<15}{'method':<22}{'rows':>10}{'stream rows/s':>15}{'pandas rows/s':>15}{'speedup':>9}" \
              f"{'per round':>11}{'stream RSS MB':>15}{'pandas RSS MB':>15}{'RSS ratio':>11}  check"
     print(header)
     print("-" * len(header))
     for r in rows_out:
-        print(f"{r['table']:<15}{r['method']:<18}{r['rows']:>10}{r['streaming_rows_per_s']:>15,.0f}{r['pandas_rows_per_s']:>15,.0f}"
+        print(f"{r['table']:<15}{r['method']:<22}{r['rows']:>10}{r['streaming_rows_per_s']:>15,.0f}{r['pandas_rows_per_s']:>15,.0f}"
               f"{r['speedup']:>8.1f}x{statistics.median(r['paired_speedups']):>10.1f}x"
               f"{r['streaming_peak_rss_mb']:>15.0f}{r['pandas_peak_rss_mb']:>15.0f}"
               f"{r['rss_ratio']:>11.2f}  {r['check']}")

@@ -15,12 +15,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # A full read (first load, full refresh) of a table of at least PARALLEL_MIN_KEYS keys reads FULL_READ_PARALLEL
-# key ranges at once. Measured from PostgreSQL at scale 10, two ranges against one, interleaved: ShipmentEvents
-# (5.7 million keys) 3.37-3.72 s against 3.76-3.88 s (2026-11-30, six runs each); on 2026-12-01, Orders
-# (1.0 million) 0.74-0.80 s against 0.83-0.92 s and Shipments (0.97 million) 1.02-1.10 s against 1.07-1.14 s
-# (six and eight runs), while Customers (50,000), Drivers (12,000) and Carriers (12) took the same time either
-# way. A table below 100,000 keys is read at once: a second connection to the source is not worth it.
-# Incremental reads are small and stay one statement.
+# key ranges at once where connectorx reads the source (SQL Server, SQLite; PostgreSQL, read with ADBC, takes
+# one: source.full_read_ranges). Measured with connectorx from PostgreSQL at scale 10, two ranges against one,
+# interleaved: ShipmentEvents (5.7 million keys) 3.37-3.72 s against 3.76-3.88 s (2026-11-30, six runs each); on
+# 2026-12-01, Orders (1.0 million) 0.74-0.80 s against 0.83-0.92 s and Shipments (0.97 million) 1.02-1.10 s
+# against 1.07-1.14 s (six and eight runs), while Customers (50,000), Drivers (12,000) and Carriers (12) took
+# the same time either way. A table below 100,000 keys is read at once: a second connection to the source is not
+# worth it. Incremental reads are small and stay one statement.
 FULL_READ_PARALLEL = 2
 PARALLEL_MIN_KEYS = 100_000
 
@@ -34,7 +35,7 @@ def _path(env: str, default: Path) -> Path:
     return Path(raw).expanduser().resolve() if raw else default
 
 
-def _int(env: str, default: int, minimum: int = 1) -> int:
+def _int(env: str, default: int | None, minimum: int = 1) -> int | None:
     raw = os.environ.get(env)
     if raw is None or raw == "":
         return default
@@ -77,7 +78,9 @@ class Settings:
     task_retries: int
     task_retry_delay_seconds: int  # the first retry's wait; each later one waits twice as long, at most 30 minutes
     extract_parallelism: int  # key ranges read at once, every read
-    full_read_parallelism: int  # key ranges of a full read of a table of at least parallel_min_keys keys
+    # key ranges of a full read of a table of at least parallel_min_keys keys; None: as many as the source's
+    # driver gains from (source.full_read_ranges: 1 for PostgreSQL, FULL_READ_PARALLEL for the others)
+    full_read_parallelism: int | None
     parallel_min_keys: int
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
     progress_log_seconds: int  # an extract task logs its rows so far at most this often
@@ -125,7 +128,7 @@ def load_settings() -> Settings:
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
         task_retry_delay_seconds=_int("LOGISTICS_TASK_RETRY_DELAY_SECONDS", 120),
         extract_parallelism=_int("LOGISTICS_EXTRACT_PARALLELISM", 1),
-        full_read_parallelism=_int("LOGISTICS_FULL_READ_PARALLELISM", FULL_READ_PARALLEL),
+        full_read_parallelism=_int("LOGISTICS_FULL_READ_PARALLELISM", None),
         parallel_min_keys=_int("LOGISTICS_PARALLEL_MIN_KEYS", PARALLEL_MIN_KEYS),
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
         progress_log_seconds=_int("LOGISTICS_PROGRESS_LOG_SECONDS", 30, minimum=0),

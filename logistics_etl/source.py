@@ -1,8 +1,10 @@
-"""Reading the source: connectorx's Arrow record batches, and what a failure of the source is reported as.
+"""Reading the source as Arrow record batches, and what a failure of the source is reported as.
 
-One reader for the three engines (SQLite, PostgreSQL, SQL Server). `guarded_reader` turns a failure of the
-source (it cannot be reached, refuses the login, rejects a statement, drops the connection mid-stream) into a
-`SourceError` that names the table, the source with its password redacted, and the statement.
+One reader for the three engines, each through the driver that reads it fastest: SQL Server (production) and
+SQLite through connectorx, PostgreSQL through ADBC's libpq driver (`logistics_etl.postgres_arrow`; both
+measured in benchmarks/extract.py). `guarded_reader` turns a failure of the source (it cannot be reached,
+refuses the login, rejects a statement, drops the connection mid-stream) into a `SourceError` that names the
+table, the source with its password redacted, and the statement.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from logistics_etl.queries import redact
+from logistics_etl.settings import FULL_READ_PARALLEL
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, chosen by measurement (see read_arrow)
+PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, when connectorx reads PostgreSQL (see read_arrow)
+DRIVERS = ("connectorx", "adbc")
 DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mssql": 1433, "sqlserver": 1433}
 CONNECT_TIMEOUT_S = 10.0
 
@@ -29,29 +33,56 @@ class SourceError(RuntimeError):
     table was committed and its watermark did not move; the task's retry, or a rerun, reads it again."""
 
 
-# what connectorx raises for a connection, login or SQL error (RuntimeError), and an I/O error mid-stream
+# what connectorx raises for a connection, login or SQL error (RuntimeError), and an I/O error mid-stream (as
+# does ADBC's stream when the server fails a statement it has begun to send)
 _SOURCE_FAILURES = (RuntimeError, OSError)
+# ADBC's own errors (adbc_driver_manager.Error and its DB-API subclasses), told by module so that reading
+# SQLite or SQL Server never imports the driver
+_ADBC_MODULE = "adbc_driver_manager"
 # a statement that the server fails after its first rows: connectorx's writer thread panics, and the panic
 # reaches Python as pyo3's PanicException, a BaseException (it would pass `except Exception`)
 _PANIC = "PanicException"
 # connectorx's panic message holds the driver's error as Rust debug output; its server message, if any
 _SERVER_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
 _SQLSTATE = re.compile(r"SqlState\(E?(\w+)\)")
+# libpq's message, as ADBC passes it on: "... ERROR:  division by zero" or "... FATAL:  role ... does not exist"
+_LIBPQ_MESSAGE = re.compile(r"\b(?:ERROR|FATAL):\s+([^\n]*)")
 
 
-def read_arrow(url: str, sql: str | list[str], batch_size: int, pg_protocol: str = PG_PROTOCOL) -> pa.RecordBatchReader:
-    """Stream a query's result as Arrow record batches (connectorx: SQLite, PostgreSQL, SQL Server).
+def driver_for(url: str) -> str:
+    """The driver that reads a source URL: ADBC for PostgreSQL, connectorx for SQL Server and SQLite."""
+    return "adbc" if url.startswith(("postgresql://", "postgres://")) else "connectorx"
 
-    A list of statements (the key ranges of one table) is read at once, each on its own connection in
-    connectorx's own threads, and their batches come out of one reader in no set order (a reader per range in
-    Python threads would take turns: connectorx holds the GIL while it fills a batch).
 
-    PostgreSQL is read with connectorx's `cursor` protocol: on this machine it streams ShipmentEvents about
-    1.6x faster than the default binary COPY, with identical Arrow types and values (benchmarks/extract.py
-    compares both)."""
+def full_read_ranges(url: str) -> int:
+    """Key ranges for a full read of a big table, unless configured: two where connectorx reads the source
+    (one statement keeps one of its threads busy, settings.FULL_READ_PARALLEL), one for ADBC (it already
+    leaves a core to PostgreSQL; ShipmentEvents at scale 10 took 2.26-2.49 s in two ranges against
+    2.11-2.18 s in one, three runs each)."""
+    return 1 if driver_for(url) == "adbc" else FULL_READ_PARALLEL
+
+
+def read_arrow(url: str, sql: str | list[str], batch_size: int, driver: str | None = None
+               ) -> Iterable[pa.RecordBatch]:
+    """Stream a query's result as Arrow record batches, through `driver` (by default `driver_for(url)`).
+
+    A list of statements (the key ranges of one table) is read at once, each on its own connection, and
+    their batches come out in no set order: connectorx reads them in its own threads (a reader per range in
+    Python threads would take turns: connectorx holds the GIL while it fills a batch), ADBC in a thread per
+    statement (`postgres_arrow`).
+
+    connectorx reads PostgreSQL (when asked to: the tests and the benchmark do) with its `cursor` protocol,
+    which streamed ShipmentEvents about 1.6x faster than its default binary COPY here."""
+    driver = driver or driver_for(url)
+    if driver == "adbc":
+        from logistics_etl import postgres_arrow
+
+        return postgres_arrow.read_arrow(url, sql, batch_size)
+    if driver != "connectorx":
+        raise ValueError(f"unknown source driver {driver!r}: one of {', '.join(DRIVERS)}")
     import connectorx as cx
 
-    kwargs = {"protocol": pg_protocol} if url.startswith(("postgresql://", "postgres://")) else {}
+    kwargs = {"protocol": PG_PROTOCOL} if url.startswith(("postgresql://", "postgres://")) else {}
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
@@ -62,15 +93,20 @@ def _statement(sql: str | list[str]) -> str:
 
 
 def _is_source_failure(exc: BaseException) -> bool:
-    return isinstance(exc, _SOURCE_FAILURES) or type(exc).__name__ == _PANIC
+    return isinstance(exc, _SOURCE_FAILURES) or type(exc).__name__ == _PANIC or \
+        type(exc).__module__.startswith(_ADBC_MODULE)
 
 
 def _reason(exc: BaseException) -> str:
-    """The driver's error in one line: for a panic, the server's own message (and SQLSTATE) when it has one."""
+    """The driver's error in one line: the server's own message (and SQLSTATE) when it has one."""
     text = str(exc).strip()
     if type(exc).__name__ == _PANIC and (message := _SERVER_MESSAGE.search(text)):
         state = _SQLSTATE.search(text)
         return message.group(1) + (f" (SQLSTATE {state.group(1)})" if state else "")
+    adbc = type(exc).__module__.startswith(_ADBC_MODULE) or "[libpq]" in text  # an OSError mid-stream
+    if adbc and (message := _LIBPQ_MESSAGE.search(text)):  # with its SQLSTATE, but for a failure mid-stream
+        state = getattr(exc, "sqlstate", None)
+        return message.group(1).strip() + (f" (SQLSTATE {state})" if state else "")
     line = (text.splitlines() or [type(exc).__name__])[0]
     return line if len(line) <= 500 else line[:500] + " ..."
 
