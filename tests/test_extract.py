@@ -546,6 +546,31 @@ def test_a_full_read_of_a_big_table_reads_the_drivers_key_ranges_and_a_change_da
     assert {t.name for t in TABLES if any(f'"{t.name}"' in s[0] for s in ranged)} == big
 
 
+def test_connectorx_lands_from_postgresql_what_adbc_lands(postgres_server, source_db: Path, tmp_path: Path):
+    """PostgreSQL is read through ADBC; connectorx, the driver that reads SQL Server, reads it here too (in two
+    key ranges, as it would read a big table), so its code path runs against a real networked server: on a
+    first load and after a change day, with its deletes, it lands exactly what ADBC lands."""
+    from tests.conftest import Source
+
+    source = Source("postgresql", source_db, postgres_server)
+    adbc, cx = Lake(tmp_path / "adbc"), Lake(tmp_path / "connectorx")
+
+    def connectorx(url_, sql, batch_size):
+        return read_arrow(url_, sql, batch_size, driver="connectorx")
+
+    for day in range(2):
+        if day:
+            generator.advance(source_db, 1)
+            source.sync()
+        for t in TABLES:
+            extract_table(t, source.url, adbc)
+            extract_table(t, source.url, cx, reader=connectorx, full_read_parallel=2, parallel_min_keys=1_000)
+    for t in TABLES:
+        assert _landed_in_order(adbc, t).equals(_landed_in_order(cx, t)), t.name
+        assert [m.rows for m in adbc.manifests(t.name)] == [m.rows for m in cx.manifests(t.name)], t.name
+    assert sum(m.deleted_rows for t in TABLES for m in cx.manifests(t.name)) > 0
+
+
 def test_keyset_pages_land_the_same_rows(source, source_db: Path, tmp_path: Path):
     """Reading in keyset pages (one short statement per page), alone and with parallel ranges, lands exactly
     what one statement per table lands, on a first load and after a change day."""
