@@ -1,10 +1,11 @@
 """Extract one source table into the lake as one committed batch.
 
 Streams Arrow record batches from the source (`source.read_arrow`: connectorx, or
-ADBC for PostgreSQL; never the whole table in memory) to zstd Parquet in a staging folder, adds delete tombstones from a
-key snapshot, and commits the batch atomically. Incremental reads use the
-watermark minus an overlap window; rows already landed in that window are
-dropped, so late-committed rows are caught and nothing lands twice.
+ADBC for PostgreSQL; never the whole table in memory) to zstd Parquet in a staging
+folder, adds delete tombstones from a key snapshot, and commits the batch
+atomically. Incremental reads use the watermark minus an overlap window; rows
+already landed in that window are dropped, so late-committed rows are caught and
+nothing lands twice.
 """
 
 from __future__ import annotations
