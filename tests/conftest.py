@@ -85,6 +85,16 @@ def postgres_server():
     shutil.rmtree(root, ignore_errors=True)
 
 
+def fresh_database(server, name: str) -> str:
+    """The URL of a new, empty database `name` on a test's PostgreSQL server (dropped first if it exists)."""
+    import psycopg
+
+    with psycopg.connect(server.url, autocommit=True) as con:
+        con.execute(f"drop database if exists {name}")
+        con.execute(f"create database {name}")
+    return server.url.rsplit("/", 1)[0] + f"/{name}"
+
+
 class Source:
     """The source a test extracts from: the SQLite stand-in itself, or a PostgreSQL copy of it."""
 

@@ -296,10 +296,9 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
 
     import psycopg
 
-    with psycopg.connect(postgres_server.url, autocommit=True) as con:
-        con.execute("drop database if exists amounts")
-        con.execute("create database amounts")
-    source_url = postgres_server.url.rsplit("/", 1)[0] + "/amounts"
+    from tests.conftest import fresh_database
+
+    source_url = fresh_database(postgres_server, "amounts")
     t = get_table("Shipments")
     amounts = {1: ("9999999999.99", "9999999999999999.99"), 2: ("-0.01", "-9999999999999999.99"),
                3: (None, None), 4: ("0.00", "0.01"), 5: ("123.45", "1.10")}
@@ -355,13 +354,10 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
     database). The CLI prints the same message, without a traceback."""
     import psycopg
 
-    from tests.conftest import _free_port, run_cli
+    from tests.conftest import _free_port, fresh_database, run_cli
 
     t = get_table("Carriers")
-    with psycopg.connect(postgres_server.url, autocommit=True) as con:
-        con.execute("drop database if exists unreadable")
-        con.execute("create database unreadable")
-    source_url = postgres_server.url.rsplit("/", 1)[0] + "/unreadable"
+    source_url = fresh_database(postgres_server, "unreadable")
     with psycopg.connect(source_url) as con:
         con.execute("create schema dbo")
         con.execute('create table dbo."CarriersBase" (' + ", ".join(

@@ -10,16 +10,14 @@ import pytest
 
 from logistics_etl.postgres_arrow import read_arrow
 from logistics_etl.source import SourceError, guarded_reader
+from tests.conftest import fresh_database
 
 
 @pytest.fixture(scope="module")
 def pg_url(postgres_server) -> str:
     import psycopg
 
-    with psycopg.connect(postgres_server.url, autocommit=True) as con:
-        con.execute("drop database if exists arrow_types")
-        con.execute("create database arrow_types")
-    url = postgres_server.url.rsplit("/", 1)[0] + "/arrow_types"
+    url = fresh_database(postgres_server, "arrow_types")
     with psycopg.connect(url) as con:
         con.execute("create table numbers as select i from generate_series(1, 25000) as i")
         con.execute("create view failing as select 10 / (20000 - i) as x from numbers")  # fails at row 20,000
