@@ -349,9 +349,9 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
     """A source that cannot be read fails the table with a `SourceError` naming the table, the source (its
     password redacted) and the statement, and commits nothing: a real PostgreSQL whose server fails in the
     middle of the statement (a view whose third row divides by zero; read by ADBC, which does not pass on the
-    SQLSTATE of a failure mid-stream, and by connectorx), or refuses the login, a port where no server listens, a SQLite
-    source without the table, and a mistyped SQLite path (which connectorx would have created as an empty
-    database). The CLI prints the same message, without a traceback."""
+    SQLSTATE of a failure mid-stream, and by connectorx) or refuses the login, a port where no server
+    listens, a SQLite source without the table, and a mistyped SQLite path (which connectorx would have
+    created as an empty database). The CLI prints the same message, without a traceback."""
     import psycopg
 
     from tests.conftest import _free_port, fresh_database, run_cli

@@ -29,12 +29,20 @@ def pg_url(postgres_server) -> str:
 
 
 def _connections(url: str) -> int:
-    """Connections to the test database, other than the one asking."""
+    """Connections to the test database, other than the one asking. A backend ends a moment after its client
+    closes the connection, so this waits up to 5 s for the count to reach 0."""
+    import time
+
     import psycopg
 
-    with psycopg.connect(url) as con:
-        return con.execute("select count(*) from pg_stat_activity where datname = current_database() "
-                           "and pid <> pg_backend_pid()").fetchone()[0]
+    deadline = time.monotonic() + 5
+    with psycopg.connect(url, autocommit=True) as con:
+        while True:
+            count = con.execute("select count(*) from pg_stat_activity where datname = current_database() "
+                                "and pid <> pg_backend_pid()").fetchone()[0]
+            if count == 0 or time.monotonic() > deadline:
+                return count
+            time.sleep(0.05)
 
 
 def test_types_arrive_as_the_extract_reads_them(pg_url: str):
