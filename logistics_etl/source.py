@@ -22,6 +22,7 @@ from logistics_etl.settings import FULL_READ_PARALLEL
 if TYPE_CHECKING:
     import pyarrow as pa
 
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, when connectorx reads PostgreSQL (see read_arrow)
 DRIVERS = ("connectorx", "adbc")
 DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mssql": 1433, "sqlserver": 1433}
@@ -51,7 +52,7 @@ _LIBPQ_MESSAGE = re.compile(r"\b(?:ERROR|FATAL):\s+([^\n]*)")
 
 def driver_for(url: str) -> str:
     """The driver that reads a source URL: ADBC for PostgreSQL, connectorx for SQL Server and SQLite."""
-    return "adbc" if url.startswith(("postgresql://", "postgres://")) else "connectorx"
+    return "adbc" if url.startswith(POSTGRES_SCHEMES) else "connectorx"
 
 
 def full_read_ranges(url: str) -> int:
@@ -82,7 +83,7 @@ def read_arrow(url: str, sql: str | list[str], batch_size: int, driver: str | No
         raise ValueError(f"unknown source driver {driver!r}: one of {', '.join(DRIVERS)}")
     import connectorx as cx
 
-    kwargs = {"protocol": PG_PROTOCOL} if url.startswith(("postgresql://", "postgres://")) else {}
+    kwargs = {"protocol": PG_PROTOCOL} if url.startswith(POSTGRES_SCHEMES) else {}
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
@@ -92,9 +93,12 @@ def _statement(sql: str | list[str]) -> str:
     return (text if len(text) <= 300 else text[:300] + " ...") + more
 
 
+def _is_adbc_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(_ADBC_MODULE)
+
+
 def _is_source_failure(exc: BaseException) -> bool:
-    return isinstance(exc, _SOURCE_FAILURES) or type(exc).__name__ == _PANIC or \
-        type(exc).__module__.startswith(_ADBC_MODULE)
+    return isinstance(exc, _SOURCE_FAILURES) or type(exc).__name__ == _PANIC or _is_adbc_error(exc)
 
 
 def _reason(exc: BaseException) -> str:
@@ -103,7 +107,7 @@ def _reason(exc: BaseException) -> str:
     if type(exc).__name__ == _PANIC and (message := _SERVER_MESSAGE.search(text)):
         state = _SQLSTATE.search(text)
         return message.group(1) + (f" (SQLSTATE {state.group(1)})" if state else "")
-    adbc = type(exc).__module__.startswith(_ADBC_MODULE) or "[libpq]" in text  # an OSError mid-stream
+    adbc = _is_adbc_error(exc) or "[libpq]" in text  # "[libpq]": ADBC's OSError mid-stream
     if adbc and (message := _LIBPQ_MESSAGE.search(text)):  # with its SQLSTATE, but for a failure mid-stream
         state = getattr(exc, "sqlstate", None)
         return message.group(1).strip() + (f" (SQLSTATE {state})" if state else "")
