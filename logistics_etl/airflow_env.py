@@ -8,6 +8,14 @@ from pathlib import Path
 
 from logistics_etl.settings import PROJECT_ROOT, Settings
 
+TASK_LOG = "dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt={attempt}.log"  # under BASE_LOG_FOLDER
+
+
+def task_log_path(settings: Settings, dag_id: str, run_id: str, task_id: str, attempt: int) -> Path:
+    """The file a task's try logs to, where Airflow's UI reads it."""
+    return settings.data_dir / "airflow" / "logs" / TASK_LOG.format(dag_id=dag_id, run_id=run_id, task_id=task_id,
+                                                                  attempt=attempt)
+
 
 def airflow_env(settings: Settings) -> dict[str, str]:
     home = settings.data_dir / "airflow"
@@ -18,11 +26,11 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
         "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
-        # cosmos's watcher producer copies every status it reports into one Airflow Variable as it goes
-        # (rewritten whole each time: 6 s of the silver build here); without it the copy is still made when
-        # the producer fails or is retried, so only a producer killed outright leaves its sensors to build
-        # their models themselves on their retry
-        "AIRFLOW__COSMOS__ENABLE_WATCHER_RELIABLE_RETRY": "False",
+        # where a task's log lives (Airflow's default layout, declared here so that `logistics run` writes the
+        # logs of its `airflow dags test` run where the UI reads them: TASK_LOG)
+        "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE": TASK_LOG.format(
+            dag_id="{{ ti.dag_id }}", run_id="{{ ti.run_id }}", task_id="{{ ti.task_id }}",
+            attempt="{{ try_number|default(ti.try_number) }}"),
         # offline machines: no usage statistics from Airflow, cosmos or dbt
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
         "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
@@ -42,8 +50,5 @@ def with_airflow_env(settings: Settings) -> dict[str, str]:
 
 
 def airflow_command(airflow_args: list[str]) -> list[str]:
-    """The Airflow CLI of this environment; `dags test` through `logistics_etl.dags_test` (the same command,
-    with the in-process execution API generating the one API version its tasks speak: about 3 s less a run)."""
-    if airflow_args[:2] == ["dags", "test"]:
-        return [sys.executable, "-m", "logistics_etl.dags_test", *airflow_args[2:]]
+    """The Airflow CLI of this environment."""
     return [str(Path(sys.executable).with_name("airflow")), *airflow_args]

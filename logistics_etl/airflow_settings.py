@@ -1,8 +1,9 @@
-"""`airflow_settings.yaml`: the project's Airflow connections and Variables, declared once.
+"""`airflow_settings.yaml`: the project's Airflow connections, pools and Variables, declared once.
 
 * `read_settings_file` parses the Astro-shaped file and fills `${NAME}` /
   `${NAME:-default}` from the environment (secrets live there, never in the file).
-* `load_into_airflow` writes them into the Airflow metadata DB (run through
+* `read_pools` reads the pools: the warehouse's writers and the extract tasks that run at once.
+* `load_into_airflow` writes them all into the Airflow metadata DB (run through
   `logistics airflow-settings load`, which sets the project's AIRFLOW_HOME).
 * `check_run_config` is what the DAG's first task runs: it reads the Variables
   and the connections the settings use, at run time, and fails naming the
@@ -90,13 +91,39 @@ def read_settings_file(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | 
     return connections, variables
 
 
+def read_pools(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | None = None) -> dict[str, tuple[int, str]]:
+    """The file's pools: name -> (slots, description), environment filled in."""
+    environ = os.environ if environ is None else environ
+    try:
+        doc = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    pools = {}
+    for i, raw in enumerate((doc.get("airflow") or {}).get("pools") or []):
+        name = (raw or {}).get("pool_name")
+        if not name or "pool_slot" not in raw:
+            raise ConfigError(f"{path}: pools[{i}] needs pool_name and pool_slot")
+        slots = _fill(raw["pool_slot"], f"pool {name}.pool_slot", environ)
+        try:
+            slots = int(slots)
+        except (TypeError, ValueError):
+            slots = -1
+        if slots < 1:
+            raise ConfigError(f"{path}: pool {name}.pool_slot={raw['pool_slot']!r} must be a whole number >= 1")
+        pools[name] = (slots, _fill(raw.get("pool_description") or "", f"pool {name}", environ))
+    return pools
+
+
 def load_into_airflow(path: Path = SETTINGS_FILE) -> list[str]:
-    """Create or replace the file's connections and Variables in the Airflow metadata DB; returns what was done."""
+    """Create or replace the file's connections, pools and Variables in the Airflow metadata DB; returns what was
+    done."""
     from airflow.models.connection import Connection
+    from airflow.models.pool import Pool
     from airflow.models.variable import Variable
     from airflow.utils.session import create_session
 
     connections, variables = read_settings_file(path)
+    pools = read_pools(path)
     done = []
     with create_session() as session:
         for c in connections:
@@ -107,6 +134,9 @@ def load_into_airflow(path: Path = SETTINGS_FILE) -> list[str]:
                                    port=c["port"], extra=extra))
             secret = "password set" if c["password"] else "no password"
             done.append(f"connection {c['conn_id']} ({c['conn_type']}, {secret})")
+    for name, (slots, description) in pools.items():
+        Pool.create_or_update_pool(name=name, slots=slots, description=description, include_deferred=False)
+        done.append(f"pool {name} ({slots} slots)")
     for name, value in variables.items():
         Variable.set(name, value)
         done.append(f"variable {name}")

@@ -1,6 +1,6 @@
-"""A local Airflow with its UI: metadata DB, API server (UI), scheduler and DAG processor.
+"""A local Airflow with its UI: metadata DB, API server (UI), scheduler, DAG processor and triggerer.
 
-`start` migrates the metadata DB, loads `airflow_settings.yaml`, starts the three
+`start` migrates the metadata DB, loads `airflow_settings.yaml`, starts the four
 services in the background on 127.0.0.1 (their logs in `<airflow home>/services/`),
 waits until the API server answers, and returns the URL and the login (Airflow's
 SimpleAuthManager: user `admin`, its generated password). `stop` ends them.
@@ -21,7 +21,9 @@ from pathlib import Path
 from logistics_etl.airflow_env import airflow_command, with_airflow_env
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings
 
-SERVICES = {"api-server": ["api-server"], "scheduler": ["scheduler"], "dag-processor": ["dag-processor"]}
+# the services of a production Airflow: the triggerer runs the node tasks' first tries (`start_from_trigger`)
+SERVICES = {"api-server": ["api-server"], "scheduler": ["scheduler"], "dag-processor": ["dag-processor"],
+            "triggerer": ["triggerer"]}
 USER = "admin"
 
 

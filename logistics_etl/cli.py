@@ -167,7 +167,6 @@ def cmd_run(args, settings: Settings) -> int:
             if state.scale != args.scale or state.seed != args.seed:
                 print(f"      (asked for scale {args.scale} seed {args.seed}: remove {path} or use "
                       "`logistics source generate --force` to start over)")
-        run_date = args.date or generator.read_state(path).clock.date()
         print("[2/4] dbt parse -> target/manifest.json")
         if not parse.succeeded():
             return 1
@@ -181,10 +180,11 @@ def cmd_run(args, settings: Settings) -> int:
     if _load_airflow_settings(env):  # connections and Variables from airflow_settings.yaml
         return 1
     env["LOGISTICS_TASK_RETRIES"] = str(args.retries)
-    print(f"[4/4] airflow dags test {DAG_ID} {run_date} (task retries: {args.retries}; "
+    when = [str(args.date)] if args.date else []  # default: now, so that the run's times in the UI are real
+    print(f"[4/4] airflow dags test {DAG_ID} {' '.join(when)}(task retries: {args.retries}; "
           f"the deployed DAG retries {settings.task_retries} times)")
-    log = settings.data_dir / "airflow" / f"dags-test-{run_date}.log"
-    rc, failed, run_state = _dags_test(airflow_command(["dags", "test", DAG_ID, str(run_date)]), env, log)
+    log = settings.data_dir / "airflow" / f"dags-test-{args.date or date.today()}.log"
+    rc, failed, run_state = _dags_test(airflow_command(["dags", "test", DAG_ID, *when]), env, log, settings)
     if rc or run_state != "success":
         print(f"DAG run failed (exit {rc}, run state {run_state or 'unknown'}); failed tasks: "
               f"{', '.join(failed) or '?'}\nfull log: {log}")
@@ -222,21 +222,53 @@ class _Background:
             self.proc.wait()
 
 
+_TASK_START = re.compile(r"\[DAG TEST\] starting task_id=(\S+)")
 _TASK_END = re.compile(r"\[DAG TEST\] end task task_id=(\S+)")
 _NEW_STATE = re.compile(r"new_state=(\w+)")
-_RUN_END = re.compile(r"DagRun Finished: .*? state=(\w+)")
+_RUN_END = re.compile(r"DagRun Finished: .*?run_id=([^,]+), .*? state=(\w+)")
 
 
-def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, list[str], str | None]:
+class _TaskLogs:
+    """The lines of each try of each task of an `airflow dags test` run (which prints every task's log to its
+    own output, one task at a time), written where a scheduled run's task logs go, so that the UI shows them."""
+
+    def __init__(self) -> None:
+        self.lines: dict[tuple[str, int], list[str]] = {}
+        self.attempt: dict[str, int] = {}
+        self.current: tuple[str, int] | None = None
+
+    def feed(self, line: str, state: str | None) -> None:
+        if m := _TASK_START.search(line):
+            self.current = (m.group(1), self.attempt.setdefault(m.group(1), 1))
+        if self.current:
+            self.lines.setdefault(self.current, []).append(line)
+        if (m := _TASK_END.search(line)) and self.current:
+            if state in ("up_for_retry", "failed") and self.current[0] == m.group(1):
+                self.attempt[m.group(1)] += 1  # (a deferral or a reschedule goes on in the same try)
+            self.current = None
+
+    def write(self, settings: Settings, run_id: str) -> None:
+        from logistics_etl.airflow_env import task_log_path
+
+        for (task_id, attempt), lines in self.lines.items():
+            path = task_log_path(settings, DAG_ID, run_id, task_id, attempt)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(lines))
+
+
+def _dags_test(cmd: list[str], env: dict[str, str], log: Path, settings: Settings | None = None
+               ) -> tuple[int, list[str], str | None]:
     """Run `airflow dags test`: the whole output goes to `log`, one line per finished try of a task to the
-    terminal. Returns its exit code, the tasks whose last try did not succeed (a try that ended waiting for
-    its retry does not count), and the run's state as Airflow decided it (None if it never said).
+    terminal, and each task's own lines to its log file in the Airflow home (`_TaskLogs`). Returns its exit
+    code, the tasks whose last try did not succeed (a try that ended waiting for its retry does not count), and
+    the run's state as Airflow decided it (None if it never said).
 
     A `logistics run` that is interrupted or killed (SIGTERM) stops its Airflow run too."""
     last: dict[str, str] = {}  # each task's state after its last try so far
     done = 0
-    state = run_state = None
+    state = run_state = run_id = None
     started = time.monotonic()
+    task_logs = _TaskLogs()
 
     def stop(signum, frame):
         raise SystemExit(128 + signum)
@@ -249,9 +281,10 @@ def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, lis
                 for line in proc.stdout:
                     fh.write(line)
                     if m := _RUN_END.search(line):
-                        run_state = m.group(1)
+                        run_id, run_state = m.group(1), m.group(2)
                     elif m := _NEW_STATE.search(line):
                         state = m.group(1)
+                    task_logs.feed(line, state)
                     if m := _TASK_END.search(line):
                         done += 1
                         print(f"  {time.monotonic() - started:6.1f}s  #{done:<3} {state or '?':<8} {m.group(1)}",
@@ -264,6 +297,8 @@ def _dags_test(cmd: list[str], env: dict[str, str], log: Path) -> tuple[int, lis
                 raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+    if settings is not None and run_id:
+        task_logs.write(settings, run_id)
     return rc, [t for t, s in last.items() if s not in ("success", "skipped")], run_state
 
 

@@ -5,7 +5,7 @@ ran), so without a task of its own the run would end green with one red task. An
 that fails for good would be a storm on a bad night: a model that fails takes every node after it down (dbt
 skips them, cosmos reports each skip as a failure), twenty tasks and more.
 
-So `fail_the_run` follows every task but the dbt build and its gate (their failure is reported node by node,
+So `fail_the_run` follows every task but the dbt build (its failure is reported node by node,
 and the node tasks' retries may make it good), with the trigger rule `all_done`: it runs once, when every
 task before it has ended, however they ended, and (`judge`):
 
@@ -15,14 +15,19 @@ task before it has ended, however they ended, and (`judge`):
   name what failed, and when their retries have built every node the night was made good.
 
 It runs on every night, a task that only reads the run's states; `one_failed` would spare it on a good
-night, but would start it as soon as the first task failed, before the rest of the night was known.
+night, but would start it as soon as the first task failed, before the rest of the night was known. Under a
+scheduler it starts in the triggerer (`RunVerdict`, `VerdictTrigger`): a good night's verdict costs no worker
+process; a failed night's goes to a worker, which fails the task and sends the e-mail.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.triggers.base import BaseTrigger, StartTriggerArgs, TaskSkippedEvent, TriggerEvent
 
 from logistics_etl.node_retries import task_states
 
@@ -37,12 +42,16 @@ class RunFailed(AirflowFailException):
         super().__init__(f"this run failed: {names}; each failed task's log says why")
 
 
+def failed_tasks(before: list[str], states: dict[str, str | None]) -> list[str]:
+    return [t for t in before if states.get(t) == "failed"]
+
+
 def judge(context: Any, states: dict[str, str | None] | None = None) -> None:
     """Raise `RunFailed` naming the tasks before this one that failed, or skip when none did. `states`: their
     states (read from the run when None)."""
     ti, before = context["ti"], sorted(context["task"].upstream_task_ids)
-    states = states if states is not None else task_states(ti.dag_id, context["run_id"], before)
-    failed = [t for t in before if states.get(t) == "failed"]
+    states = states if states is not None else task_states(context, before)
+    failed = failed_tasks(before, states)
     if not failed:
         raise AirflowSkipException("no task of this run failed")
     raise RunFailed([{"task_id": t, "log_url": log_url(ti, t)} for t in failed])
@@ -52,3 +61,56 @@ def log_url(ti: Any, task_id: str) -> str:
     """The link to a task's log in Airflow's UI, built as Airflow builds the link to the running task's own."""
     own = ti.log_url
     return own[:own.rindex("/tasks/") + len("/tasks/")] + task_id
+
+
+class VerdictTrigger(BaseTrigger):
+    """`fail_the_run` in the triggerer: reads the states of the tasks before it; skips the task there when none
+    failed, or hands it to a worker (`RunVerdict.execute_complete`) to fail it and send the e-mail."""
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return f"{type(self).__module__}.{type(self).__qualname__}", {}
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        ti, before = self.task_instance, sorted(self.task.upstream_task_ids)
+        states = task_states({"ti": ti, "run_id": ti.run_id}, before)
+        if not failed_tasks(before, states):
+            self.log.info("no task of this run failed")
+            yield TaskSkippedEvent()
+            return
+        yield TriggerEvent({"failed": failed_tasks(before, states)})
+
+
+class RunVerdict(BaseOperator):
+    """The run's last task (see the module docstring): starts in the triggerer under a scheduler; under
+    `airflow dags test` (which runs every task in its process) it judges in `execute`."""
+
+    start_from_trigger = True
+    start_trigger_args = StartTriggerArgs(trigger_cls=f"{__name__}.VerdictTrigger", trigger_kwargs={},
+                                          next_method="execute_complete", timeout=None)
+
+    def execute(self, context: Any) -> None:
+        judge(context)
+
+    def execute_complete(self, context: Any, event: dict | None = None) -> None:
+        judge(context)  # the states again, now: what the trigger saw, unless someone cleared a task since
+
+
+def failure_notifier(to: str) -> Any:
+    """The night's one failure e-mail (Airflow's SMTP notifier), sent when `fail_the_run` fails: every failed
+    task, each with a link to its log; or, when `fail_the_run` failed for a reason of its own, that reason."""
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    return SmtpNotifier(
+        to=to,
+        subject=("[airflow] {{ dag.dag_id }} run {{ run_id }} failed{% if exception.failed is defined %}: "
+                 "{{ exception.failed[0].task_id }}{% if exception.failed | length > 1 %} and "
+                 "{{ exception.failed | length - 1 }} more{% endif %}{% endif %}"),
+        html_content=(
+            "<p>Run <b>{{ run_id }}</b> of DAG <b>{{ dag.dag_id }}</b> failed.</p>"
+            "{% if exception.failed is defined %}<p>Failed tasks (their retries spent):</p><ul>"
+            "{% for t in exception.failed %}<li>{{ t.task_id }}: <a href='{{ t.log_url }}'>log</a></li>"
+            "{% endfor %}</ul>"
+            "{% else %}<p>{{ ti.task_id }} could not report the run: {{ exception }}</p>{% endif %}"
+            "<p>This task's log: <a href='{{ ti.log_url }}'>{{ ti.log_url }}</a></p>"
+        ),
+    )

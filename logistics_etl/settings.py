@@ -24,6 +24,11 @@ BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # worth it. Incremental reads are small and stay one statement.
 FULL_READ_PARALLEL = 2
 PARALLEL_MIN_KEYS = 100_000
+# Airflow pools (created by `logistics airflow-settings load` from airflow_settings.yaml): the tasks that write
+# the warehouse share WAREHOUSE_POOL (1 slot for DuckDB, which takes one writer; more for a warehouse that takes
+# concurrent writers), the extract tasks EXTRACT_POOL (how many source tables are read at once).
+WAREHOUSE_POOL = "warehouse_writer"
+EXTRACT_POOL = "source_extract"
 
 
 class ConfigError(ValueError):
@@ -64,6 +69,17 @@ def _choice(env: str, default: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _timezone(env: str, default: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = os.environ.get(env) or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"setting {env}={value!r} is not an IANA time zone") from None
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -84,7 +100,7 @@ class Settings:
     parallel_min_keys: int
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
     progress_log_seconds: int  # an extract task logs its rows so far at most this often
-    dbt_execution: str  # cosmos execution mode: watcher (one dbt build per layer) or local (a dbt run per task)
+    dbt_execution: str  # build: one dbt build, a task per node reports on it; local: a dbt build per node task
 
     @property
     def lake_is_blob(self) -> bool:
@@ -93,6 +109,16 @@ class Settings:
     @property
     def manifest_path(self) -> Path:
         return PROJECT_ROOT / "target" / "manifest.json"
+
+    @property
+    def dbt_cache_dir(self) -> Path:
+        return self.data_dir / "dbt_cache"
+
+    def require_manifest(self) -> Path:
+        if not self.manifest_path.exists():
+            raise ConfigError(f"dbt manifest not found at {self.manifest_path}: run `logistics dbt parse` (the run "
+                              "command and CI do) before Airflow parses the DAG")
+        return self.manifest_path
 
     def dbt_env(self) -> dict[str, str]:
         """Environment that dbt needs to find the lake and the warehouse.
@@ -123,7 +149,7 @@ def load_settings() -> Settings:
         duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
         batch_size=_int("LOGISTICS_BATCH_SIZE", 200_000),
         dbt_target=os.environ.get("DBT_TARGET", "dev"),
-        timezone=os.environ.get("LOGISTICS_TIMEZONE", "UTC"),
+        timezone=_timezone("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),
         task_retry_delay_seconds=_int("LOGISTICS_TASK_RETRY_DELAY_SECONDS", 120),
@@ -132,5 +158,5 @@ def load_settings() -> Settings:
         parallel_min_keys=_int("LOGISTICS_PARALLEL_MIN_KEYS", PARALLEL_MIN_KEYS),
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
         progress_log_seconds=_int("LOGISTICS_PROGRESS_LOG_SECONDS", 30, minimum=0),
-        dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "watcher", ("watcher", "local")),
+        dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "build", ("build", "local")),
     )

@@ -129,3 +129,27 @@ def azurite_server(tmp_path_factory):
     server.start()
     yield server
     server.stop()
+
+
+def commit_a_bad_batch(table_dir: Path, column: str, values: list) -> Path:
+    """The table's next lake batch, committed as the extract commits one: the first batch's rows with `column`
+    set to `values` (and `_batch_id` to the new batch's number). Returns its folder."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    landed = table_dir / "batch=000001"
+    number = max(int(p.name.split("=")[1]) for p in table_dir.glob("batch=*")) + 1
+    broken = table_dir / f"batch={number:06d}"
+    broken.mkdir()
+    part = pq.read_table(landed / "part-00000.parquet")
+    values = (values * part.num_rows)[:part.num_rows]
+    part = part.set_column(part.schema.get_field_index(column), column, pa.array(values))
+    batch = part.schema.get_field_index("_batch_id")
+    part = part.set_column(batch, part.schema.field(batch), pa.array([number] * part.num_rows,
+                                                                    part.schema.field(batch).type))
+    pq.write_table(part, broken / "part-00000.parquet")
+    manifest = json.loads((landed / "_manifest.json").read_text())
+    (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": number}))
+    return broken

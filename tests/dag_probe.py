@@ -6,17 +6,22 @@ import sys
 import time
 
 started = time.perf_counter()
-# What Airflow's DAG processor has loaded before it parses any DAG file: Airflow and its DagBag. The DAG
-# file's own parse (timed next) is what this project adds to every parse.
+# What Airflow has loaded before it parses the DAG file: Airflow and its DagBag (the DAG processor), and the
+# plugins, which a task process loads before it parses the file (`task_runner.startup` calls the listener
+# manager first). The DAG file's own parse (timed next) is what this project adds to every parse.
 import airflow  # noqa: E402,F401
 from airflow.dag_processing.dagbag import DagBag  # noqa: E402,F401
+from airflow.sdk.listener import get_listener_manager  # noqa: E402
 
+get_listener_manager()
 imported = time.perf_counter()
 spec = importlib.util.spec_from_file_location("medallion_dag", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
 parsed = time.perf_counter()
-dag = module.DAG
+from airflow.sdk import DAG  # noqa: E402
+
+dag = next(v for v in vars(module).values() if isinstance(v, DAG))
 from logistics_etl.run_verdict import RunFailed  # noqa: E402
 
 groups = {}
@@ -48,16 +53,15 @@ def next_runs(first: str, count: int) -> list[str]:
     return out
 
 
-# watcher mode: the one `dbt build` task (all three layers)
-producers = [t for t in dag.tasks if t.task_id.endswith(".dbt_producer_watcher")]
-sensors = [t for t in dag.tasks if hasattr(t, "producer_task_id") and t not in producers]
+# the one `dbt build` task (all three layers) and the task of each model, seed and snapshot that reports on it
+builds = [t for t in dag.tasks if t.task_id == "dbt_build"]
+nodes = [t for t in dag.tasks if hasattr(t, "dbt_unique_id")]
 judge = dag.get_task("fail_the_run")  # fails the run when a task has failed for good
 
 
-def sensors_not_after_producer() -> list[str]:
-    """Watcher mode: sensor tasks that could run before (or beside) the dbt build they report on."""
-    return [t.task_id for t in sensors
-            if t.task_id not in dag.get_task(t.producer_task_id).get_flat_relative_ids(upstream=False)]
+def nodes_not_after_build() -> list[str]:
+    """Node tasks that could run before (or beside) the dbt build they report on."""
+    return [t.task_id for t in nodes if "dbt_build" not in t.upstream_task_ids]
 
 
 def param_errors(values: dict) -> dict:
@@ -115,25 +119,19 @@ print(json.dumps({
     "param_checks": param_errors({"all": {}, "two": {"tables": ["Shipments", "Orders"], "full_refresh": True},
                                   "unknown": {"tables": ["Parcels"]}, "twice": {"tables": ["Orders", "Orders"]},
                                   "not_a_list": {"tables": "Orders"}}),
-    "producers": sorted(t.task_id for t in producers),
-    "producer_classes": sorted({type(t).__name__ for t in producers}),
-    "producer_selects": {t.task_id: t.select for t in producers},
-    "sensor_producers": sorted({t.producer_task_id for t in sensors}),
-    # watcher mode: a node's task reports its tests too; no task of cosmos's own for a model's tests
-    "test_sensors": len([t for t in sensors if getattr(t, "is_test_sensor", False)]),
-    "sensors_reporting_tests": len([t for t in sensors if getattr(t, "reports_tests", False)]),
-    # every model with tests in the build has its task read their report, and that task retries them too
-    "tested_nodes_without_a_task_reporting_their_tests": sorted(
-        set().union(*[p.tests_per_model or {} for p in producers])
-        - {t.model_unique_id for t in sensors if getattr(t, "reports_tests", False)}),
-    # (the dbt command that cosmos builds for a retry, without the `--select` of the node it adds)
-    "tests_reporting_sensors_not_retrying_with_build": sorted(
-        t.task_id for t in sensors if getattr(t, "reports_tests", False)
-        and t.build_cmd(context={}, cmd_flags=[])[0][1:2] != ["build"]),
-    "sensors_not_after_producer": sensors_not_after_producer(),
+    "builds": [{"task_id": t.task_id, "class": type(t).__name__, "select": t.select, "retries": t.retries,
+                "pool": t.pool, "callback": getattr(t.callback, "__name__", str(t.callback))} for t in builds],
+    "node_classes": sorted({type(t).__name__ for t in nodes}),
+    "node_tasks": {t.task_id: t.dbt_unique_id for t in nodes},
+    "node_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule) for t in nodes}),
+    "node_pools": sorted({t.pool for t in nodes}),
+    "node_starts_from_trigger": sorted({bool(t.start_from_trigger) for t in nodes}),
+    "node_selects": sorted({t.select.split(".")[-1] == t.task_id.split(".")[-1] for t in nodes}),
+    "node_indirect_selection": sorted({str(t.indirect_selection) for t in nodes}),
+    "nodes_not_after_build": nodes_not_after_build(),
     # a node task's retry waits for these tasks of its parents (logistics_etl/node_retries.py)
-    "sensor_nodes": {t.task_id: t.model_unique_id for t in sensors},
-    "sensor_parents": {t.task_id: list(getattr(t, "parent_task_ids", None) or []) for t in sensors},
+    "node_parents": {t.task_id: list(t.parent_task_ids) for t in nodes},
+    "pools": {t.task_id: t.pool for t in dag.tasks},
     "retry_delays": sorted({str(t.retry_delay) for t in dag.tasks}),
     "next_runs": {first: next_runs(first, 5) for first in sys.argv[2:]},
     "dag_id": dag.dag_id,
@@ -145,19 +143,12 @@ print(json.dumps({
     "max_active_runs": dag.max_active_runs,
     "params": sorted(dag.params.keys()),
     "default_args": {k: str(v) for k, v in dag.default_args.items()},
-    "retries": sorted({t.retries for t in dag.tasks
-                       if t.task_id not in {p.task_id for p in producers} | {"fail_the_run"}}),
+    "retries": sorted({t.retries for t in dag.tasks if t.task_id not in {"dbt_build", "fail_the_run"}}),
     # the task that fails the run when a task has failed for good
     "judge": {"trigger_rule": str(getattr(judge.trigger_rule, "value", judge.trigger_rule)),
               "retries": judge.retries,
               "not_upstream": sorted(set(dag.task_dict) - judge.upstream_task_ids),
               "leaves": sorted(t.task_id for t in dag.tasks if not t.downstream_task_ids)},
-    "producer_retries": sorted({t.retries for t in producers}),
-    "sensor_trigger_rules": sorted({getattr(t.trigger_rule, "value", t.trigger_rule)
-                                    for t in sensors}),
-    "sensors_without_reported_status_poke": sorted(
-        t.task_id for t in sensors
-        if "ReportedStatusPoke" not in {c.__name__ for c in type(t).__mro__}),
     "backoff": sorted({float(t.retry_exponential_backoff) for t in dag.tasks}),
     "max_retry_delay": sorted({str(t.max_retry_delay) for t in dag.tasks}),
     "failure_emails": {
@@ -165,7 +156,7 @@ print(json.dumps({
                                                {"task_id": "b.y", "log_url": "http://l/b.y"}])),
         "one_failed": failure_email(RunFailed([{"task_id": "a.x", "log_url": "http://l/a.x"}])),
         "own_error": failure_email(RuntimeError("the execution API did not answer"))},
-    # tasks that e-mail when they fail (cosmos adds a callback of its own to the build: not an e-mail)
+    # tasks that e-mail when they fail
     "e_mailing_tasks": sorted(t.task_id for t in dag.tasks
                               if any(type(c).__name__ == "SmtpNotifier" for c in failure_callbacks(t))),
     "groups": {g: sorted(ts) for g, ts in groups.items()},

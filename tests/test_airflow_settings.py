@@ -47,20 +47,38 @@ def test_a_required_value_that_is_not_set_is_named(tmp_path: Path):
 
 def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
     secret = "pw-" + os.urandom(6).hex()
-    out = run_cli("airflow-settings", "load", env_extra={"SQLSERVER_PASSWORD": secret}).stdout
+    out = run_cli("airflow-settings", "load", env_extra={"SQLSERVER_PASSWORD": secret,
+                                                          "LOGISTICS_EXTRACT_TASKS": "5"}).stdout
     assert "loaded connection sql_server_default (mssql, password set)" in out
     assert "loaded variable spark_config" in out and secret not in out
+    assert "loaded pool warehouse_writer (1 slots)" in out and "loaded pool source_extract (5 slots)" in out
     env = with_airflow_env(load_settings())
-    code = ("import json; from airflow.models.connection import Connection; from airflow.models.variable import "
-            "Variable; from airflow.utils.session import create_session\n"
+    code = ("import json; from airflow.models.connection import Connection; from airflow.models.pool import Pool; "
+            "from airflow.models.variable import Variable; from airflow.utils.session import create_session\n"
             "with create_session() as s:\n"
             "    c = s.query(Connection).filter(Connection.conn_id == 'sql_server_default').one()\n"
+            "    pools = {p.pool: [p.slots, p.include_deferred] for p in s.query(Pool)}\n"
             "    print(json.dumps([c.conn_type, c.host, c.port, c.schema, c.password, "
-            "Variable.get('environment'), json.loads(Variable.get('spark_config'))]))")
+            "Variable.get('environment'), json.loads(Variable.get('spark_config')), pools]))")
     got = json.loads(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                                     check=True).stdout.strip().splitlines()[-1])
+    # the DAG's pools (the names it uses: logistics_etl/settings.py); a deferred task holds no slot
+    from logistics_etl.settings import EXTRACT_POOL, WAREHOUSE_POOL
+
+    assert got.pop().items() >= {WAREHOUSE_POOL: [1, False], EXTRACT_POOL: [5, False]}.items()
     assert got == ["mssql", "sqlserver.logistics.internal", 1433, "LogisticsDB", secret, "dev",
                    {"driver_memory": "2g", "executor_memory": "4g"}]
+
+
+def test_a_pool_without_a_whole_number_of_slots_is_refused_naming_it(tmp_path: Path):
+    from logistics_etl.airflow_settings import read_pools
+
+    bad = tmp_path / "settings.yaml"
+    bad.write_text("airflow:\n  pools:\n    - pool_name: warehouse_writer\n      pool_slot: ${WRITERS:-1}\n")
+    assert read_pools(bad, {}) == {"warehouse_writer": (1, "")}
+    with pytest.raises(ConfigError, match=r"pool warehouse_writer.pool_slot='\$\{WRITERS:-1\}' must be a whole "
+                                          r"number >= 1"):
+        read_pools(bad, {"WRITERS": "zero"})
 
 
 @pytest.fixture

@@ -54,12 +54,10 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["retries"] == [3], "every task but the dbt build (its node tasks retry) and fail_the_run"
     # a task that failed for good (its retries spent) fails the run: `fail_the_run`, the one last task, runs
     # once every task before it has ended (`all_done`), and fails when one of them failed; it follows every
-    # task but the dbt build and its gate, whose failure the node tasks report (and may make good on their
-    # retries)
+    # task but the dbt build, whose failure the node tasks report (and may make good on their retries)
     assert dag_info["judge"] == {
         "trigger_rule": "all_done", "retries": 0, "leaves": ["fail_the_run"],
-        "not_upstream": ["fail_the_run", "process_bronze_layer.dbt_producer_watcher",
-                         "process_bronze_layer.dbt_producer_watcher_done"]}
+        "not_upstream": ["dbt_build", "fail_the_run"]}
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]
     assert dag_info["retry_delays"] == ["0:02:00"], "the first retry after 2 minutes"
@@ -91,14 +89,26 @@ def test_params_take_source_tables_only(dag_info):
 def test_groups_run_in_layer_order(dag_info):
     assert set(dag_info["groups"]) == {"null", "extract_from_sqlserver", "process_bronze_layer",
                                        "process_silver_layer", "process_gold_layer"}
-    assert dag_info["groups"]["null"] == ["check_configuration", "fail_the_run"], "the tasks outside the groups"
+    assert dag_info["groups"]["null"] == ["check_configuration", "dbt_build", "fail_the_run"], \
+        "the tasks outside the groups"
+    # each layer's tasks follow the layer before and the night's one dbt build, which follows the extract
     assert dag_info["upstream_groups"] == {
         "extract_from_sqlserver": ["check_configuration"],
-        "process_bronze_layer": ["extract_from_sqlserver"],
-        "process_silver_layer": ["process_bronze_layer"],
-        # gold's tasks follow silver's, and the night's one dbt build, which is the bronze group's task
-        "process_gold_layer": ["process_bronze_layer", "process_silver_layer"],
+        "process_bronze_layer": ["dbt_build"],
+        "process_silver_layer": ["dbt_build", "process_bronze_layer"],
+        "process_gold_layer": ["dbt_build", "process_silver_layer"],
     }
+
+
+def test_pools_say_who_writes_the_warehouse_and_how_many_extracts_run_at_once(dag_info):
+    """DuckDB takes one writer: every task that can write the warehouse (the build, and each node task, whose
+    retry builds its node) takes the `warehouse_writer` pool, whose slots say how many write at once; the
+    extract tasks take `source_extract`; the other tasks neither."""
+    pools = dag_info["pools"]
+    assert {t for t, p in pools.items() if p == "warehouse_writer"} == {"dbt_build", *dag_info["node_tasks"]}
+    assert {t for t, p in pools.items() if p == "source_extract"} == {
+        f"extract_from_sqlserver.extract_{t.name.lower()}" for t in TABLES}
+    assert pools["check_configuration"] == pools["fail_the_run"] == "default_pool"
 
 
 def test_one_extract_task_per_source_table(dag_info):
@@ -106,9 +116,8 @@ def test_one_extract_task_per_source_table(dag_info):
         f"extract_from_sqlserver.extract_{t.name.lower()}" for t in TABLES)
 
 
-# the task (watcher mode: the task group) cosmos gives each model, seed and snapshot, per execution mode
-MODEL_TASK = {"watcher": "{group}.{name}.{verb}", "local": "{group}.{name}_{kind}_build"}
-VERB = {"model": "run", "seed": "seed", "snapshot": "snapshot"}
+# the task each model, seed and snapshot has, per execution mode (LOGISTICS_DBT_EXECUTION)
+MODEL_TASK = {"build": "{group}.{name}", "local": "{group}.{name}_{kind}_build"}
 
 
 def assert_one_task_per_dbt_model_in_its_layer(info: dict, manifest: dict, mode: str) -> None:
@@ -119,25 +128,25 @@ def assert_one_task_per_dbt_model_in_its_layer(info: dict, manifest: dict, mode:
     for node in models:
         kind = node["resource_type"]
         layer = node["fqn"][1] if kind == "model" else "silver"  # seeds and snapshots (SCD2) are silver
-        task_id = MODEL_TASK[mode].format(group=layer_group[layer], name=node["name"], kind=kind, verb=VERB[kind])
+        task_id = MODEL_TASK[mode].format(group=layer_group[layer], name=node["name"], kind=kind)
         assert task_id in info["groups"][layer_group[layer]], f"no task for {node['name']} ({mode})"
         expected.add(task_id)
-    model_tasks = {t for ts in info["groups"].values() for t in ts
-                   if t.endswith((".run", ".seed", ".snapshot", "_model_build", "_seed_build", "_snapshot_build"))}
+    model_tasks = {t for g, ts in info["groups"].items() if g.startswith("process_") for t in ts
+                   if mode == "build" or t.endswith(("_model_build", "_seed_build", "_snapshot_build"))}
     assert model_tasks == expected, "exactly one task per model, seed and snapshot"
 
 
 def test_one_task_per_dbt_model_in_its_layer(dag_info, manifest):
-    assert_one_task_per_dbt_model_in_its_layer(dag_info, manifest, "watcher")  # the default
+    assert_one_task_per_dbt_model_in_its_layer(dag_info, manifest, "build")  # the default
 
 
 def test_local_mode_runs_one_dbt_build_per_model_task(manifest, tmp_path: Path):
-    """LOGISTICS_DBT_EXECUTION=local: no producer; each model, seed and snapshot task runs `dbt build` of
-    its node, and a test with two parents is its own task after both."""
+    """LOGISTICS_DBT_EXECUTION=local: no night-wide build; each model, seed and snapshot task is cosmos's own
+    `DbtBuildLocalOperator` of its node, and a test with two parents is its own task after both."""
     proc = probe(tmp_path, LOGISTICS_DBT_EXECUTION="local")
     assert proc.returncode == 0, proc.stderr[-3000:]
     info = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert info["producers"] == []
+    assert info["builds"] == [] and info["node_tasks"] == {}
     assert info["judge"]["not_upstream"] == ["fail_the_run"] and info["judge"]["leaves"] == ["fail_the_run"]
     assert_one_task_per_dbt_model_in_its_layer(info, manifest, "local")
     assert any(t.endswith("_test") for t in info["groups"]["process_gold_layer"]), "detached two-parent tests"
@@ -187,43 +196,35 @@ def test_next_runs_across_both_daylight_saving_changes(manifest, tmp_path: Path,
         assert len(days) == len(set(days)), f"a local day runs twice: {seq}"
 
 
-def test_watcher_mode_builds_the_three_layers_in_one_dbt_build_before_the_model_tasks(dag_info, manifest,
-                                                                                      tmp_path: Path):
-    """The default (watcher): one producer, our `LayerBuildProducer`, runs one `dbt build` of the three
-    layers (the first group's task; the silver and gold groups keep only their node tasks), and every
-    model, seed and snapshot task of every layer reports on it (the node and its tests: no separate tests'
-    task) and runs after it, so a sensor can never hold the single DuckDB slot the build needs."""
-    producer = "process_bronze_layer.dbt_producer_watcher"
-    assert dag_info["producers"] == [producer]
-    assert dag_info["producer_classes"] == ["LayerBuildProducer"]
-    assert dag_info["producer_selects"][producer].split() == [
-        "path:dbt_project/bronze", "path:seeds", "path:dbt_project/silver", "path:snapshots",
-        "path:dbt_project/gold", "path:tests/dbt/gold"]
-    assert dag_info["sensor_producers"] == [producer]
-    assert dag_info["test_sensors"] == 0 and dag_info["sensors_reporting_tests"] >= 50
-    assert dag_info["tested_nodes_without_a_task_reporting_their_tests"] == []
-    assert dag_info["tests_reporting_sensors_not_retrying_with_build"] == []
-    assert dag_info["dangling_task_ids"] == []  # no edge, of a task or a task group, to a removed task
-    assert dag_info["sensors_not_after_producer"] == []
-    for layer in ("silver", "gold"):
-        assert not [t for t in dag_info["groups"][f"process_{layer}_layer"] if "producer" in t], layer
-    # a failed build still lets each task report its node; a build that never ran skips them; the build
-    # itself is not retried (its node tasks are)
-    assert dag_info["sensor_trigger_rules"] == ["one_done"]
-    assert dag_info["sensors_without_reported_status_poke"] == []
-    assert dag_info["producer_retries"] == [0]
-    assert "process_gold_layer.fct_shipments.run" in dag_info["groups"]["process_gold_layer"]
-    assert not [t for ts in dag_info["groups"].values() for t in ts if t.endswith(".test")]
+def test_one_dbt_build_of_the_three_layers_then_a_task_per_node_that_reports_on_it(dag_info, manifest,
+                                                                                  tmp_path: Path):
+    """The default (`build`): one `dbt build` of the three layers (cosmos's operator, not retried: its node
+    tasks are), whose callback reports each node; every model, seed and snapshot task reads that report (the
+    node and its tests: no separate tests' task), after the build, however it ended (`one_done`), starting in
+    the triggerer; its retry builds the node and the tests whose other parents come before it."""
+    assert dag_info["builds"] == [{
+        "task_id": "dbt_build", "class": "DbtBuild", "retries": 0, "pool": "warehouse_writer",
+        "callback": "publish_build_report",
+        "select": ["path:dbt_project/bronze", "path:seeds", "path:dbt_project/silver", "path:snapshots",
+                   "path:dbt_project/gold", "path:tests/dbt/gold"]}]
+    assert dag_info["node_classes"] == ["DbtNodeTask"]
+    assert dag_info["nodes_not_after_build"] == []
+    assert dag_info["node_trigger_rules"] == ["one_done"]
+    assert dag_info["node_starts_from_trigger"] == [True]
+    assert dag_info["node_selects"] == [True], "a node's retry selects its own node"
+    assert dag_info["node_indirect_selection"] == ["buildable"]
+    assert dag_info["dangling_task_ids"] == []
+    assert "process_gold_layer.fct_shipments" in dag_info["groups"]["process_gold_layer"]
     # a node's retry builds it only once its parents' tasks have succeeded in the run: each node task knows the
     # tasks of its parents in the dbt manifest, in any layer
-    task_of = {node: task for task, node in dag_info["sensor_nodes"].items()}
+    task_of = {node: task for task, node in dag_info["node_tasks"].items()}
     depends_on = {uid: node["depends_on"].get("nodes", []) for uid, node in manifest["nodes"].items()}
     parents = {task: sorted(task_of[up] for up in depends_on[node] if up in task_of)
-               for task, node in dag_info["sensor_nodes"].items()}
-    assert dag_info["sensor_parents"] == parents
-    assert dag_info["sensor_parents"]["process_gold_layer.fct_shipments.run"] == [
-        "process_gold_layer.dim_carrier.run", "process_gold_layer.dim_customer.run",
-        "process_silver_layer.slv_carriers_checked.run", "process_silver_layer.slv_customers_checked.run",
-        "process_silver_layer.slv_orders.run", "process_silver_layer.slv_shipments.run"]
+               for task, node in dag_info["node_tasks"].items()}
+    assert dag_info["node_parents"] == parents
+    assert dag_info["node_parents"]["process_gold_layer.fct_shipments"] == [
+        "process_gold_layer.dim_carrier", "process_gold_layer.dim_customer",
+        "process_silver_layer.slv_carriers_checked", "process_silver_layer.slv_customers_checked",
+        "process_silver_layer.slv_orders", "process_silver_layer.slv_shipments"]
     bad = probe(tmp_path, LOGISTICS_DBT_EXECUTION="kubernetes")
-    assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of watcher, local" in bad.stderr
+    assert bad.returncode != 0 and "LOGISTICS_DBT_EXECUTION='kubernetes' must be one of build, local" in bad.stderr

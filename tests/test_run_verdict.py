@@ -19,8 +19,8 @@ from logistics_etl.run_verdict import RunFailed, judge
 
 BASE = "http://airflow.example/dags/medallion_architecture_etl/runs/scheduled__2026-12-01T02%3A00%3A00%2B00%3A00"
 EXTRACT = "extract_from_sqlserver.extract_vehicles"
-MODEL = "process_silver_layer.slv_vehicles.run"
-BUILD = "process_bronze_layer.dbt_producer_watcher"
+MODEL = "process_silver_layer.slv_vehicles"
+BUILD = "dbt_build"
 
 
 def context(*before: str) -> dict:
@@ -34,9 +34,9 @@ def test_it_fails_the_run_naming_every_task_before_it_that_failed():
     """Every failed task, with a link to its log; tasks that were skipped or upstream_failed after them are
     not named (their logs say nothing of the cause), nor the failed dbt build, which is not before it (the
     node tasks after the build name what failed). No retry: `RunFailed` is an AirflowFailException."""
-    states = {EXTRACT: "failed", MODEL: "failed", "process_gold_layer.dim_vehicle.run": "upstream_failed",
-              "process_bronze_layer.brz_orders.run": "success", "process_gold_layer.kpi.run": "skipped",
-              "process_gold_layer.old.run": "removed", BUILD: "failed", "fail_the_run": "running"}
+    states = {EXTRACT: "failed", MODEL: "failed", "process_gold_layer.dim_vehicle": "upstream_failed",
+              "process_bronze_layer.brz_orders": "success", "process_gold_layer.kpi": "skipped",
+              "process_gold_layer.old": "removed", BUILD: "failed", "fail_the_run": "running"}
     with pytest.raises(RunFailed) as failed:
         judge(context(*(set(states) - {BUILD, "fail_the_run"})), states)
     assert isinstance(failed.value, AirflowFailException)
@@ -53,3 +53,40 @@ def test_it_is_skipped_when_no_task_before_it_failed(state):
     states = {EXTRACT: "success", MODEL: state, BUILD: "failed", "fail_the_run": "running"}
     with pytest.raises(AirflowSkipException, match="no task of this run failed"):
         judge(context(EXTRACT, MODEL), states)
+
+
+def _verdict(states: dict[str, str]) -> list:
+    """`VerdictTrigger` as the triggerer runs it, with a stand-in for the task instance the triggerer gives it
+    (whose `get_task_states` answers `states`, as the execution API would) and for its task."""
+    import asyncio
+
+    from logistics_etl.run_verdict import VerdictTrigger
+
+    trigger = VerdictTrigger()
+    ti = SimpleNamespace(dag_id="medallion_architecture_etl", task_id="fail_the_run",
+                         run_id="scheduled__2026-12-01T02:00:00+00:00",
+                         task=SimpleNamespace(upstream_task_ids=set(states), template_fields=(), template_ext=(),
+                                              start_trigger_args=None),
+                         get_task_states=lambda dag_id, task_ids, run_ids: {
+                             run_ids[0]: {t: states[t] for t in task_ids}})
+    trigger.task_instance = ti
+
+    async def collect():
+        return [event async for event in trigger.run()]
+
+    return asyncio.run(collect())
+
+
+def test_a_good_night_is_judged_and_ended_in_the_triggerer():
+    from airflow.triggers.base import TaskSkippedEvent
+
+    events = _verdict({EXTRACT: "success", MODEL: "skipped"})
+    assert len(events) == 1 and isinstance(events[0], TaskSkippedEvent)
+
+
+def test_a_failed_night_goes_to_a_worker_which_fails_the_task_and_sends_the_e_mail():
+    from airflow.triggers.base import TaskSkippedEvent
+
+    events = _verdict({EXTRACT: "failed", MODEL: "upstream_failed"})
+    assert len(events) == 1 and not isinstance(events[0], TaskSkippedEvent)
+    assert events[0].payload == {"failed": [EXTRACT]}

@@ -3,7 +3,8 @@
     uv run python -m tests.ui_browser URL USER PASSWORD [--screenshot docs/images/airflow-dag-graph.png]
 
 Logs in, opens the DAG, switches to the graph, expands every task group, and prints as JSON the texts
-of the graph's nodes; used by the end-to-end test and to refresh the screenshot in docs/.
+of the graph's nodes; used by the end-to-end test (which also reads a task's log page, `task_log_text`) and
+to refresh the screenshot in docs/.
 """
 
 from __future__ import annotations
@@ -32,18 +33,41 @@ def ensure_chromium() -> str:
     return CHROMIUM
 
 
+def _signed_in(browser, url: str, path: str, user: str, password: str):
+    """A page of the UI at `path`, after the login form."""
+    page = browser.new_page(viewport={"width": 1800, "height": 900}, device_scale_factor=1.5)
+    page.goto(f"{url}{path}")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/dags/{DAG_ID}**", timeout=60_000)
+    return page
+
+
+def task_log_text(url: str, user: str, password: str, run_id: str, task_id: str, wait_for: str) -> str:
+    """The text of a task's page (its log tab) in the UI, once `wait_for` shows in it."""
+    from urllib.parse import quote
+
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=ensure_chromium(), args=ARGS)
+        try:
+            page = _signed_in(browser, url, f"/dags/{DAG_ID}/runs/{quote(run_id, safe='')}/tasks/{task_id}",
+                              user, password)
+            page.get_by_text(wait_for).first.wait_for(timeout=60_000)
+            return page.locator("body").inner_text()
+        finally:
+            browser.close()
+
+
 def graph_texts(url: str, user: str, password: str, screenshot: str | None = None) -> dict:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=ensure_chromium(), args=ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1800, "height": 900}, device_scale_factor=1.5)
-            page.goto(f"{url}/dags/{DAG_ID}")
-            page.get_by_label("Username").fill(user)
-            page.get_by_label("Password").fill(password)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_url(f"**/dags/{DAG_ID}**", timeout=60_000)
+            page = _signed_in(browser, url, f"/dags/{DAG_ID}", user, password)
             page.get_by_role("button", name="Collapse Details Panel").click()
             page.get_by_role("button", name="Show Graph (Press g)").click()
             graph = page.locator(".react-flow").first

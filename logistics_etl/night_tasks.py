@@ -1,0 +1,65 @@
+"""The DAG's own Python tasks (TaskFlow): configuration check, one extract per source table, the run's verdict.
+
+Each imports what it needs when it runs, so that parsing the DAG file stays cheap (every task process of a
+scheduled night parses it again).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import TriggerRule, task
+
+from logistics_etl.settings import load_settings
+
+
+@task(multiple_outputs=False)  # one XCom (its return value), not one more per key: no task reads them apart
+def check_configuration() -> dict:
+    """Read the Variables `environment` and `spark_config` and the connections this run uses, now (at run
+    time), and fail naming the one that is missing or malformed. Returns them without any secret."""
+    from logistics_etl.airflow_settings import check_run_config
+
+    config = check_run_config(load_settings())
+    print(f"run configuration: {config}")
+    return config
+
+
+@task(multiple_outputs=False)
+def extract(table_name: str, params: dict | None = None, run_id: str | None = None) -> dict:
+    """Land the rows of one source table changed since its watermark as one lake batch."""
+    from logistics_etl.connections import open_lake, resolve_source_url
+    from logistics_etl.contract import get_table
+    from logistics_etl.extract import extract_table, progress_logger
+
+    params = params or {}
+    wanted = params.get("tables") or []
+    if wanted and table_name.lower() not in {t.lower() for t in wanted}:
+        return {"table": table_name, "skipped": True}
+    settings = load_settings()
+    # connections are read here, at run time: sql_server_default / azure_data_lake_default when configured
+    result = extract_table(get_table(table_name), resolve_source_url(settings), open_lake(settings),
+                           full_refresh=bool(params.get("full_refresh")), batch_size=settings.batch_size,
+                           parallel=settings.extract_parallelism,
+                           full_read_parallel=settings.full_read_parallelism,
+                           parallel_min_keys=settings.parallel_min_keys,
+                           page_rows=settings.extract_page_rows, run_id=run_id or "",
+                           progress=progress_logger(settings.progress_log_seconds))
+    return result.as_dict()
+
+
+def fail_the_run(alert_email: str) -> Any:
+    """The last task: runs when every other task has ended; fails naming the tasks that failed for good (their
+    retries spent), so that the run itself is failed and one e-mail names them all, or is skipped when none did
+    (`logistics_etl/run_verdict.py`)."""
+    from logistics_etl.run_verdict import RunVerdict, failure_notifier
+
+    return RunVerdict(task_id="fail_the_run", trigger_rule=TriggerRule.ALL_DONE, retries=0,
+                      on_failure_callback=failure_notifier(alert_email), doc_md=fail_the_run.__doc__)
+
+
+def export_lake_credentials(context: Any) -> None:
+    """A lake on Azure: a dbt task reads the lake's credentials from the Airflow connection when it runs (its
+    `pre_execute`), never at parse time."""
+    from logistics_etl.connections import export_lake_credentials as export
+
+    export(context)
