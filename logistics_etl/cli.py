@@ -256,8 +256,7 @@ class _TaskLogs:
             path.write_text("".join(lines))
 
 
-def _dags_test(cmd: list[str], env: dict[str, str], log: Path, settings: Settings | None = None
-               ) -> tuple[int, list[str], str | None]:
+def _dags_test(cmd: list[str], env: dict[str, str], log: Path, settings: Settings) -> tuple[int, list[str], str | None]:
     """Run `airflow dags test`: the whole output goes to `log`, one line per finished try of a task to the
     terminal, and each task's own lines to its log file in the Airflow home (`_TaskLogs`). Returns its exit
     code, the tasks whose last try did not succeed (a try that ended waiting for its retry does not count), and
@@ -297,7 +296,7 @@ def _dags_test(cmd: list[str], env: dict[str, str], log: Path, settings: Setting
                 raise
     finally:
         signal.signal(signal.SIGTERM, previous)
-    if settings is not None and run_id:
+    if run_id:
         task_logs.write(settings, run_id)
     return rc, [t for t, s in last.items() if s not in ("success", "skipped")], run_state
 
@@ -420,7 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run the whole DAG on the embedded defaults, then print the gold summary")
     r.add_argument("--scale", type=_positive_scale, default=1.0, help="scale of a newly generated stand-in")
     r.add_argument("--seed", type=int, default=42)
-    r.add_argument("--date", type=date.fromisoformat, help="logical date (default: the source's clock)")
+    r.add_argument("--date", type=date.fromisoformat, help="logical date of the run (default: now)")
     r.add_argument("--retries", type=_at_least(0), default=0,
                    help="task retries for this local run (default 0: fail fast; the DAG's own default is 3); the "
                         "first waits LOGISTICS_TASK_RETRY_DELAY_SECONDS (default 120), each later one twice as long")

@@ -48,12 +48,12 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
 
 
 def fail_the_run(alert_email: str) -> Any:
-    """The last task: runs when every other task has ended; fails naming the tasks that failed for good (their
-    retries spent), so that the run itself is failed and one e-mail names them all, or is skipped when none did
-    (`logistics_etl/run_verdict.py`)."""
+    """The last task: when a task fails for good (its retries spent), waits until every other task has ended and
+    fails naming each that failed, so that the run itself is failed and one e-mail names them all; skipped by the
+    scheduler on a night where none does (`logistics_etl/run_verdict.py`)."""
     from logistics_etl.run_verdict import RunVerdict, failure_notifier
 
-    return RunVerdict(task_id="fail_the_run", trigger_rule=TriggerRule.ALL_DONE, retries=0,
+    return RunVerdict(task_id="fail_the_run", trigger_rule=TriggerRule.ONE_FAILED, retries=0,
                       on_failure_callback=failure_notifier(alert_email), doc_md=fail_the_run.__doc__)
 
 

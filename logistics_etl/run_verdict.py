@@ -3,33 +3,35 @@
 Airflow judges a run by its last tasks. After a failed extract every dbt task is skipped (the build never
 ran), so without a task of its own the run would end green with one red task. And an e-mail from every task
 that fails for good would be a storm on a bad night: a model that fails takes every node after it down (dbt
-skips them, cosmos reports each skip as a failure), twenty tasks and more.
+skips them, and their tasks report the skip as a failure), twenty tasks and more.
 
-So `fail_the_run` follows every task but the dbt build (its failure is reported node by node,
-and the node tasks' retries may make it good), with the trigger rule `all_done`: it runs once, when every
-task before it has ended, however they ended, and (`judge`):
+So `fail_the_run` follows every task but the dbt build (its failure is reported node by node, and the node
+tasks' retries may make it good), with the trigger rule `one_failed`:
 
-- when a task before it has failed (its retries spent), it fails with `RunFailed`, naming every such task:
-  the run is failed, and its failure callback sends the night's one e-mail, with a link to each one's log;
-- otherwise it is skipped, and the run is green. A failed dbt build is not named: the node tasks after it
-  name what failed, and when their retries have built every node the night was made good.
-
-It runs on every night, a task that only reads the run's states; `one_failed` would spare it on a good
-night, but would start it as soon as the first task failed, before the rest of the night was known. Under a
-scheduler it starts in the triggerer (`RunVerdict`, `VerdictTrigger`): a good night's verdict costs no worker
-process; a failed night's goes to a worker, which fails the task and sends the e-mail.
+- on a night where no task fails for good, the scheduler skips it as soon as every task before it has ended:
+  nothing runs, and the run is green;
+- when a task fails for good (its retries spent), it starts, waits until every task before it has ended
+  (`judge`; in the triggerer under a scheduler, `VerdictTrigger`), and fails with `RunFailed`, naming every
+  task that failed: the run is failed, and its failure callback sends the night's one e-mail, with a link to
+  each one's log. A failed dbt build is not named: the node tasks after it name what failed.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, StartTriggerArgs, TaskSkippedEvent, TriggerEvent
 
 from logistics_etl.node_retries import task_states
+
+# a task in one of these states has ended for this run (unless someone clears it)
+ENDED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})
+LOOK_AGAIN = timedelta(seconds=2)  # how often the verdict looks at tasks that have not ended yet
 
 
 class RunFailed(AirflowFailException):
@@ -46,11 +48,19 @@ def failed_tasks(before: list[str], states: dict[str, str | None]) -> list[str]:
     return [t for t in before if states.get(t) == "failed"]
 
 
+def still_running(before: list[str], states: dict[str, str | None]) -> list[str]:
+    return [t for t in before if states.get(t) not in ENDED]
+
+
 def judge(context: Any, states: dict[str, str | None] | None = None) -> None:
-    """Raise `RunFailed` naming the tasks before this one that failed, or skip when none did. `states`: their
-    states (read from the run when None)."""
+    """Once every task before this one has ended: raise `RunFailed` naming those that failed, or skip when none
+    did. Before that, look again shortly (rescheduled: no try used). `states`: their states (read from the run
+    when None)."""
     ti, before = context["ti"], sorted(context["task"].upstream_task_ids)
     states = states if states is not None else task_states(context, before)
+    if waiting := still_running(before, states):
+        raise AirflowRescheduleException(datetime.now(UTC) + LOOK_AGAIN) from RuntimeError(
+            f"waiting for {len(waiting)} task(s) to end: {', '.join(waiting[:5])}")
     failed = failed_tasks(before, states)
     if not failed:
         raise AirflowSkipException("no task of this run failed")
@@ -64,20 +74,23 @@ def log_url(ti: Any, task_id: str) -> str:
 
 
 class VerdictTrigger(BaseTrigger):
-    """`fail_the_run` in the triggerer: reads the states of the tasks before it; skips the task there when none
-    failed, or hands it to a worker (`RunVerdict.execute_complete`) to fail it and send the e-mail."""
+    """`fail_the_run` in the triggerer: waits, without a worker, until every task before it has ended; then skips
+    the task there when none failed, or hands it to a worker (`RunVerdict.execute_complete`) to fail it and send
+    the e-mail."""
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         return f"{type(self).__module__}.{type(self).__qualname__}", {}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         ti, before = self.task_instance, sorted(self.task.upstream_task_ids)
-        states = task_states({"ti": ti, "run_id": ti.run_id}, before)
-        if not failed_tasks(before, states):
+        context = {"ti": ti, "run_id": ti.run_id}
+        while still_running(before, states := task_states(context, before)):
+            await asyncio.sleep(LOOK_AGAIN.total_seconds())
+        if not (failed := failed_tasks(before, states)):
             self.log.info("no task of this run failed")
             yield TaskSkippedEvent()
             return
-        yield TriggerEvent({"failed": failed_tasks(before, states)})
+        yield TriggerEvent({"failed": failed})
 
 
 class RunVerdict(BaseOperator):

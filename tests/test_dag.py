@@ -52,11 +52,12 @@ def test_identity_schedule_and_defaults(dag_info):
     assert dag_info["catchup"] is False
     assert dag_info["tags"] == ["etl", "production"]
     assert dag_info["retries"] == [3], "every task but the dbt build (its node tasks retry) and fail_the_run"
-    # a task that failed for good (its retries spent) fails the run: `fail_the_run`, the one last task, runs
-    # once every task before it has ended (`all_done`), and fails when one of them failed; it follows every
-    # task but the dbt build, whose failure the node tasks report (and may make good on their retries)
+    # a task that failed for good (its retries spent) fails the run: `fail_the_run`, the one last task, starts
+    # when one does (`one_failed`; skipped when none does), waits until every task before it has ended, and
+    # fails naming them; it follows every task but the dbt build, whose failure the node tasks report (and may
+    # make good on their retries)
     assert dag_info["judge"] == {
-        "trigger_rule": "all_done", "retries": 0, "leaves": ["fail_the_run"],
+        "trigger_rule": "one_failed", "retries": 0, "leaves": ["fail_the_run"],
         "not_upstream": ["dbt_build", "fail_the_run"]}
     assert dag_info["backoff"] == [2.0], "exponential backoff on every task"
     assert dag_info["max_retry_delay"] == ["0:30:00"]

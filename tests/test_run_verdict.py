@@ -1,5 +1,5 @@
 """What the run's last task, `fail_the_run`, makes of the states of the tasks before it
-(logistics_etl/run_verdict.py).
+(logistics_etl/run_verdict.py), in a worker (`judge`) and in the triggerer (`VerdictTrigger`).
 
 The end-to-end tests in `test_pipeline_e2e.py` run it for real in `airflow dags test`: after a failed extract
 and after failing models (one e-mail, naming every failed task), and on a night whose failed build its node
@@ -55,20 +55,36 @@ def test_it_is_skipped_when_no_task_before_it_failed(state):
         judge(context(EXTRACT, MODEL), states)
 
 
-def _verdict(states: dict[str, str]) -> list:
+@pytest.mark.parametrize("state", ["up_for_retry", "running", "queued", "scheduled", "deferred", None])
+def test_it_waits_until_every_task_before_it_has_ended(state):
+    """It starts at the first failure (`one_failed`) but names every failed task: until the others have ended it
+    looks again shortly (rescheduled: no try used)."""
+    from airflow.sdk.exceptions import AirflowRescheduleException
+
+    states = {EXTRACT: "failed", MODEL: state}
+    with pytest.raises(AirflowRescheduleException):
+        judge(context(EXTRACT, MODEL), states)
+
+
+def _verdict(states: dict[str, str] | list[dict[str, str]]) -> list:
     """`VerdictTrigger` as the triggerer runs it, with a stand-in for the task instance the triggerer gives it
     (whose `get_task_states` answers `states`, as the execution API would) and for its task."""
     import asyncio
 
     from logistics_etl.run_verdict import VerdictTrigger
 
+    looks = list(states) if isinstance(states, list) else [states]
+
+    def get_task_states(dag_id, task_ids, run_ids):
+        now = looks.pop(0) if len(looks) > 1 else looks[0]
+        return {run_ids[0]: {t: now[t] for t in task_ids}}
+
     trigger = VerdictTrigger()
     ti = SimpleNamespace(dag_id="medallion_architecture_etl", task_id="fail_the_run",
                          run_id="scheduled__2026-12-01T02:00:00+00:00",
-                         task=SimpleNamespace(upstream_task_ids=set(states), template_fields=(), template_ext=(),
+                         task=SimpleNamespace(upstream_task_ids=set(looks[0]), template_fields=(), template_ext=(),
                                               start_trigger_args=None),
-                         get_task_states=lambda dag_id, task_ids, run_ids: {
-                             run_ids[0]: {t: states[t] for t in task_ids}})
+                         get_task_states=get_task_states)
     trigger.task_instance = ti
 
     async def collect():
@@ -84,9 +100,14 @@ def test_a_good_night_is_judged_and_ended_in_the_triggerer():
     assert len(events) == 1 and isinstance(events[0], TaskSkippedEvent)
 
 
-def test_a_failed_night_goes_to_a_worker_which_fails_the_task_and_sends_the_e_mail():
+def test_a_failed_night_goes_to_a_worker_which_fails_the_task_and_sends_the_e_mail(monkeypatch):
+    """Once every task has ended, naming each that failed: the model failed for good after the extract did."""
     from airflow.triggers.base import TaskSkippedEvent
 
-    events = _verdict({EXTRACT: "failed", MODEL: "upstream_failed"})
+    from logistics_etl import run_verdict
+
+    monkeypatch.setattr(run_verdict, "LOOK_AGAIN", run_verdict.timedelta(seconds=0.01))
+    events = _verdict([{EXTRACT: "failed", MODEL: "up_for_retry"}, {EXTRACT: "failed", MODEL: "running"},
+                       {EXTRACT: "failed", MODEL: "failed"}])
     assert len(events) == 1 and not isinstance(events[0], TaskSkippedEvent)
-    assert events[0].payload == {"failed": [EXTRACT]}
+    assert events[0].payload == {"failed": [EXTRACT, MODEL]}
