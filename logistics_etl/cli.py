@@ -181,7 +181,7 @@ def cmd_run(args, settings: Settings) -> int:
         return 1
     env["LOGISTICS_TASK_RETRIES"] = str(args.retries)
     when = [str(args.date)] if args.date else []  # default: now, so that the run's times in the UI are real
-    print(f"[4/4] airflow dags test {DAG_ID} {' '.join(when)}(task retries: {args.retries}; "
+    print(f"[4/4] airflow dags test {' '.join([DAG_ID, *when])} (task retries: {args.retries}; "
           f"the deployed DAG retries {settings.task_retries} times)")
     log = settings.data_dir / "airflow" / f"dags-test-{args.date or date.today()}.log"
     rc, failed, run_state = _dags_test(airflow_command(["dags", "test", DAG_ID, *when]), env, log, settings)
