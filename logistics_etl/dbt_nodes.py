@@ -110,8 +110,8 @@ def _log_lines(path: Path) -> dict[str, list[str]]:
 class DbtBuild(DbtBuildLocalOperator):
     """cosmos's `dbt build` operator, without OpenLineage events where nothing would send them: cosmos builds them
     from dbt's artifacts whenever `openlineage-integration-common` (one of its own dependencies) is installed, but
-    on Airflow 3 only the OpenLineage provider reads them; without it they cost a second or so of every build and
-    a warning per snapshot test."""
+    on Airflow 3 only the OpenLineage provider reads them; without it they cost every dbt task the processor's
+    import and a pass over the artifacts, and log a warning per snapshot test."""
 
     def calculate_openlineage_events_completes(self, env: dict, project_dir: Path, dbt_command_line: Any = None
                                                ) -> bool:
