@@ -13,8 +13,12 @@ TASK_LOG = "dag_id={dag_id}/run_id={run_id}/task_id={task_id}/attempt={attempt}.
 
 def task_log_path(settings: Settings, dag_id: str, run_id: str, task_id: str, attempt: int) -> Path:
     """The file a task's try logs to, where Airflow's UI reads it."""
-    return settings.data_dir / "airflow" / "logs" / TASK_LOG.format(dag_id=dag_id, run_id=run_id, task_id=task_id,
-                                                                  attempt=attempt)
+    return base_log_folder(settings) / TASK_LOG.format(dag_id=dag_id, run_id=run_id, task_id=task_id,
+                                                       attempt=attempt)
+
+
+def base_log_folder(settings: Settings) -> Path:
+    return settings.data_dir / "airflow" / "logs"
 
 
 def airflow_env(settings: Settings) -> dict[str, str]:
@@ -25,7 +29,7 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
         "AIRFLOW__CORE__DAGBAG_IMPORT_TIMEOUT": "120",
-        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(home / "logs"),
+        "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(base_log_folder(settings)),
         # where a task's log lives (Airflow's default layout, declared here so that `logistics run` writes the
         # logs of its `airflow dags test` run where the UI reads them: TASK_LOG)
         "AIRFLOW__LOGGING__LOG_FILENAME_TEMPLATE": TASK_LOG.format(

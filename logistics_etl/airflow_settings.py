@@ -52,15 +52,20 @@ def _fill(value, where: str, environ: Mapping[str, str]):
     return _REF.sub(sub, value)
 
 
-def read_settings_file(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | None = None
-                       ) -> tuple[list[dict], dict[str, str]]:
-    """Connections (as Airflow connection fields) and Variables of the file, environment filled in."""
-    environ = os.environ if environ is None else environ
+def _airflow_section(path: Path) -> dict:
+    """The file's `airflow:` mapping (connections, pools, variables)."""
     try:
         doc = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    airflow = doc.get("airflow") or {}
+    return doc.get("airflow") or {}
+
+
+def read_settings_file(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | None = None
+                       ) -> tuple[list[dict], dict[str, str]]:
+    """Connections (as Airflow connection fields) and Variables of the file, environment filled in."""
+    environ = os.environ if environ is None else environ
+    airflow = _airflow_section(path)
     connections = []
     for i, raw in enumerate(airflow.get("connections") or []):
         conn_id = (raw or {}).get("conn_id")
@@ -94,12 +99,8 @@ def read_settings_file(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | 
 def read_pools(path: Path = SETTINGS_FILE, environ: Mapping[str, str] | None = None) -> dict[str, tuple[int, str]]:
     """The file's pools: name -> (slots, description), environment filled in."""
     environ = os.environ if environ is None else environ
-    try:
-        doc = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
     pools = {}
-    for i, raw in enumerate((doc.get("airflow") or {}).get("pools") or []):
+    for i, raw in enumerate(_airflow_section(path).get("pools") or []):
         name = (raw or {}).get("pool_name")
         if not name or "pool_slot" not in raw:
             raise ConfigError(f"{path}: pools[{i}] needs pool_name and pool_slot")

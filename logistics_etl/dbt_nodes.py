@@ -31,7 +31,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import StartTriggerArgs
 from cosmos.operators.local import DbtBuildLocalOperator
 
-from logistics_etl.node_report import NODE_KINDS, passed, reasons, resource_label
+from logistics_etl.node_report import NODE_KINDS, log_lines, passed, reasons, resource_label
 from logistics_etl.node_retries import check_parents
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,8 @@ class DbtNodeTask(DbtBuild):
         # of an unmapped task (`map_indexes=-1`): the triggerer serves that request, not a pull of every map index
         self.build_report = (f"{{{{ ti.xcom_pull(task_ids='{build_task_id}', key='{dbt_unique_id}', map_indexes=-1)"
                              " | tojson }}")
-        self.start_trigger_args = replace(self.start_trigger_args, trigger_kwargs={"build_report": self.build_report})
+        self.start_trigger_args = replace(self.start_trigger_args, trigger_kwargs={
+            "build_report": self.build_report, "dbt_unique_id": dbt_unique_id})
         self.indirect_selection = "buildable"  # a retry's tests: those whose other parents come before it
 
     @property
@@ -163,11 +164,9 @@ class DbtNodeTask(DbtBuild):
         """The report decides, whatever the try: a node that passed in the night's build (the first time, or in
         a build run again since) succeeds from the report; one that did not fails on its first try, naming what
         failed, and builds itself on a retry."""
-        for line in (report or {}).get("lines", []):
+        for line in log_lines(self.dbt_unique_id, report):
             self.log.info("%s", line)
         if passed(report):
-            self.log.info("%s '%s': %s in %ss; its %s tests passed", self.resource_label, self.dbt_unique_id,
-                          report.get("message") or report["status"], report.get("seconds"), len(report["tests"]))
             return None
         ti = context["ti"]
         if ti.try_number <= 1:

@@ -43,25 +43,35 @@ def reasons(report: dict | None) -> str:
     return f"was built, but its tests did not all pass: {failed}"
 
 
+def log_lines(unique_id: str, report: dict | None) -> list[str]:
+    """What a node's task logs of its report: dbt's own lines for the node and its tests, then, when it passed, a
+    summary."""
+    lines = list((report or {}).get("lines", []))
+    if passed(report):
+        lines.append(f"{resource_label(unique_id)} '{unique_id}': {report.get('message') or report['status']} in "
+                     f"{report.get('seconds')}s; its {len(report['tests'])} tests passed")
+    return lines
+
+
 class NodeReportTrigger(BaseTrigger):
     """Ends a node task in the triggerer when the build's report of it passed (`build_report`: the report as
     JSON, rendered from the build's XCom by the triggerer); otherwise hands the task back to a worker with the
     report."""
 
-    def __init__(self, build_report: str = "null") -> None:
+    def __init__(self, build_report: str = "null", dbt_unique_id: str = "") -> None:
         super().__init__()
         self.build_report = build_report
+        self.dbt_unique_id = dbt_unique_id
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        return f"{type(self).__module__}.{type(self).__qualname__}", {"build_report": self.build_report}
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {"build_report": self.build_report, "dbt_unique_id": self.dbt_unique_id})
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         report = json.loads(self.build_report or "null")
         if passed(report):
-            for line in report.get("lines", []):
+            for line in log_lines(self.dbt_unique_id, report):
                 self.log.info("%s", line)
-            self.log.info("%s: %s in %ss; its %s tests passed", report.get("status"), report.get("message"),
-                          report.get("seconds"), len(report.get("tests", {})))
             yield TaskSuccessEvent()
             return
         yield TriggerEvent({"report": report})

@@ -68,7 +68,7 @@ def _run(trigger: NodeReportTrigger) -> list:
 
 
 def _trigger(report: dict | None, try_number: int = 1) -> NodeReportTrigger:
-    trigger = NodeReportTrigger(json.dumps(report))
+    trigger = NodeReportTrigger(json.dumps(report), CARRIERS)
     trigger.task_instance = SimpleNamespace(task_id="process_bronze_layer.brz_carriers", try_number=try_number)
     return trigger
 
