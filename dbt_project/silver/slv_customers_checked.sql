@@ -4,16 +4,7 @@ with
 
 customers as (
 
-    {{ current_versions(ref('brz_customers'), 'customer_id', [
-        'customer_id',
-        'customer_code',
-        'customer_name',
-        'segment',
-        'country',
-        'city',
-        'created_at',
-        'modified_at'
-    ]) }}
+    {{ current_versions('customers') }}
 
 ),
 
@@ -31,17 +22,7 @@ code_owners as (
 checked as (
 
     select
-        customers.customer_id,
-        customers.customer_code,
-        customers.customer_name,
-        customers.segment,
-        customers.country,
-        customers.city,
-        customers.created_at,
-        customers.modified_at,
-        customers.is_deleted,
-        customers.batch_id,
-        customers.previous_reason,
+        customers.*,
         case
             when {{ flag_is_true('customers.is_deleted') }} then null
             when customers.customer_code is null then 'missing_customer_code'
@@ -55,21 +36,7 @@ checked as (
 
 final as (
 
-    select
-        checked.customer_id,
-        checked.customer_code,
-        checked.customer_name,
-        checked.segment,
-        checked.country,
-        checked.city,
-        checked.created_at,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('customers') }}
 
 )
 

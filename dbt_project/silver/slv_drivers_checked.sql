@@ -4,13 +4,7 @@ with
 
 drivers as (
 
-    {{ current_versions(ref('brz_drivers'), 'driver_id', [
-        'driver_id',
-        'carrier_id',
-        'full_name',
-        'license_number',
-        'modified_at'
-    ]) }}
+    {{ current_versions('drivers') }}
 
 ),
 
@@ -23,14 +17,7 @@ carriers as (
 checked as (
 
     select
-        drivers.driver_id,
-        drivers.carrier_id,
-        drivers.full_name,
-        drivers.license_number,
-        drivers.modified_at,
-        drivers.is_deleted,
-        drivers.batch_id,
-        drivers.previous_reason,
+        drivers.*,
         case
             when {{ flag_is_true('drivers.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
@@ -44,18 +31,7 @@ checked as (
 
 final as (
 
-    select
-        checked.driver_id,
-        checked.carrier_id,
-        checked.full_name,
-        checked.license_number,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('drivers') }}
 
 )
 

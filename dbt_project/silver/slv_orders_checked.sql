@@ -4,15 +4,7 @@ with
 
 orders as (
 
-    {{ current_versions(ref('brz_orders'), 'order_id', [
-        'order_id',
-        'customer_id',
-        'ordered_at',
-        'status',
-        'currency',
-        'total_amount',
-        'modified_at'
-    ]) }}
+    {{ current_versions('orders') }}
 
 ),
 
@@ -40,17 +32,8 @@ statuses as (
 checked as (
 
     select
-        orders.order_id,
-        orders.customer_id,
-        orders.ordered_at,
-        orders.status,
-        orders.currency,
-        orders.total_amount,
+        orders.*,
         cast(round(orders.total_amount * rates.usd_per_unit, 2) as decimal(18, 2)) as total_amount_usd,
-        orders.modified_at,
-        orders.is_deleted,
-        orders.batch_id,
-        orders.previous_reason,
         case
             when {{ flag_is_true('orders.is_deleted') }} then null
             when customers.customer_id is null then 'unknown_customer'
@@ -71,21 +54,7 @@ checked as (
 
 final as (
 
-    select
-        checked.order_id,
-        checked.customer_id,
-        checked.ordered_at,
-        checked.status,
-        checked.currency,
-        checked.total_amount,
-        checked.total_amount_usd,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('orders', extra_columns=['total_amount_usd']) }}
 
 )
 

@@ -7,46 +7,35 @@
 -- from the `*_checked` model); its test requires 0.
 {{ config(materialized='table') }}
 
-{%- set tables = [
-    ('Customers', 'customers', 'customer_id', 'modified_at'),
-    ('Carriers', 'carriers', 'carrier_id', 'modified_at'),
-    ('Warehouses', 'warehouses', 'warehouse_id', 'modified_at'),
-    ('Routes', 'routes', 'route_id', 'modified_at'),
-    ('Vehicles', 'vehicles', 'vehicle_id', 'modified_at'),
-    ('Drivers', 'drivers', 'driver_id', 'modified_at'),
-    ('Orders', 'orders', 'order_id', 'modified_at'),
-    ('Shipments', 'shipments', 'shipment_id', 'modified_at'),
-    ('ShipmentEvents', 'shipment_events', 'event_id', 'batch_id'),
-] %}
-
 with
 
-{% for source_table, name, key, version in tables %}
-    {{ name }}_outcomes as (
+{% for table in source_tables() %}
+    {%- set version = 'batch_id' if table.append_only else 'modified_at' %}
+    {{ table.name }}_outcomes as (
 
         select
-            '{{ source_table }}' as source_table,
+            '{{ table.table }}' as source_table,
             landed.batch_id,
             case
                 when {{ flag_is_true('landed.is_deleted') }} then 'tombstone'
-                when current_rows.{{ key }} is null then 'unaccounted'
+                when current_rows.{{ table.key }} is null then 'unaccounted'
                 when {{ flag_is_true('current_rows.is_deleted') }} then 'deleted'
                 when current_rows.batch_id <> landed.batch_id
                     or current_rows.{{ version }} <> landed.{{ version }} then 'superseded'
                 when current_rows.quarantine_reason is null then 'silver'
                 else 'quarantine'
             end as outcome
-        from {{ ref('brz_' ~ name) }} as landed
-        left join {{ ref('slv_' ~ name ~ '_checked') }} as current_rows
-            on landed.{{ key }} = current_rows.{{ key }}
+        from {{ ref('brz_' ~ table.name) }} as landed
+        left join {{ ref('slv_' ~ table.name ~ '_checked') }} as current_rows
+            on landed.{{ table.key }} = current_rows.{{ table.key }}
 
     ),
 
 {% endfor %}
 outcomes as (
 
-    {% for source_table, name, key, version in tables %}
-        select * from {{ name }}_outcomes
+    {% for table in source_tables() %}
+        select * from {{ table.name }}_outcomes
         {% if not loop.last %}union all{% endif %}
     {% endfor %}
 

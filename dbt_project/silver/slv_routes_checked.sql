@@ -4,15 +4,7 @@ with
 
 routes as (
 
-    {{ current_versions(ref('brz_routes'), 'route_id', [
-        'route_id',
-        'origin_warehouse_id',
-        'destination_city',
-        'destination_country',
-        'distance_km',
-        'planned_transit_hours',
-        'modified_at'
-    ]) }}
+    {{ current_versions('routes') }}
 
 ),
 
@@ -25,16 +17,7 @@ warehouses as (
 checked as (
 
     select
-        routes.route_id,
-        routes.origin_warehouse_id,
-        routes.destination_city,
-        routes.destination_country,
-        routes.distance_km,
-        routes.planned_transit_hours,
-        routes.modified_at,
-        routes.is_deleted,
-        routes.batch_id,
-        routes.previous_reason,
+        routes.*,
         case
             when {{ flag_is_true('routes.is_deleted') }} then null
             when warehouses.warehouse_id is null then 'unknown_origin_warehouse'
@@ -50,20 +33,7 @@ checked as (
 
 final as (
 
-    select
-        checked.route_id,
-        checked.origin_warehouse_id,
-        checked.destination_city,
-        checked.destination_country,
-        checked.distance_km,
-        checked.planned_transit_hours,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('routes') }}
 
 )
 

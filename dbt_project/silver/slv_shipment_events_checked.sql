@@ -4,13 +4,7 @@ with
 
 events as (
 
-    {{ current_versions(ref('brz_shipment_events'), 'event_id', [
-        'event_id',
-        'shipment_id',
-        'event_type',
-        'event_at',
-        'event_location'
-    ], order_by='batch_id desc') }}
+    {{ current_versions('shipment_events') }}
 
 ),
 
@@ -26,14 +20,7 @@ shipments as (
 checked as (
 
     select
-        events.event_id,
-        events.shipment_id,
-        events.event_type,
-        events.event_at,
-        events.event_location,
-        events.is_deleted,
-        events.batch_id,
-        events.previous_reason,
+        events.*,
         case
             when {{ flag_is_true('events.is_deleted') }} then null
             when shipments.shipment_id is null then 'unknown_shipment'
@@ -47,18 +34,7 @@ checked as (
 
 final as (
 
-    select
-        checked.event_id,
-        checked.shipment_id,
-        checked.event_type,
-        checked.event_at,
-        checked.event_location,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('shipment_events') }}
 
 )
 

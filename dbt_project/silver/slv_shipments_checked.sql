@@ -4,22 +4,7 @@ with
 
 shipments as (
 
-    {{ current_versions(ref('brz_shipments'), 'shipment_id', [
-        'shipment_id',
-        'order_id',
-        'carrier_id',
-        'route_id',
-        'vehicle_id',
-        'driver_id',
-        'shipped_at',
-        'promised_at',
-        'delivered_at',
-        'status',
-        'weight_kg',
-        'freight_cost',
-        'currency',
-        'modified_at'
-    ]) }}
+    {{ current_versions('shipments') }}
 
 ),
 
@@ -59,24 +44,8 @@ statuses as (
 checked as (
 
     select
-        shipments.shipment_id,
-        shipments.order_id,
-        shipments.carrier_id,
-        shipments.route_id,
-        shipments.vehicle_id,
-        shipments.driver_id,
-        shipments.shipped_at,
-        shipments.promised_at,
-        shipments.delivered_at,
-        shipments.status,
-        shipments.weight_kg,
-        shipments.freight_cost,
-        shipments.currency,
+        shipments.*,
         cast(round(shipments.freight_cost * rates.usd_per_unit, 2) as decimal(18, 2)) as freight_cost_usd,
-        shipments.modified_at,
-        shipments.is_deleted,
-        shipments.batch_id,
-        shipments.previous_reason,
         case
             when {{ flag_is_true('shipments.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
@@ -103,28 +72,7 @@ checked as (
 
 final as (
 
-    select
-        checked.shipment_id,
-        checked.order_id,
-        checked.carrier_id,
-        checked.route_id,
-        checked.vehicle_id,
-        checked.driver_id,
-        checked.shipped_at,
-        checked.promised_at,
-        checked.delivered_at,
-        checked.status,
-        checked.weight_kg,
-        checked.freight_cost,
-        checked.currency,
-        checked.freight_cost_usd,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('shipments', extra_columns=['freight_cost_usd']) }}
 
 )
 

@@ -4,14 +4,7 @@ with
 
 vehicles as (
 
-    {{ current_versions(ref('brz_vehicles'), 'vehicle_id', [
-        'vehicle_id',
-        'carrier_id',
-        'plate_number',
-        'vehicle_type',
-        'capacity_kg',
-        'modified_at'
-    ]) }}
+    {{ current_versions('vehicles') }}
 
 ),
 
@@ -24,15 +17,7 @@ carriers as (
 checked as (
 
     select
-        vehicles.vehicle_id,
-        vehicles.carrier_id,
-        vehicles.plate_number,
-        vehicles.vehicle_type,
-        vehicles.capacity_kg,
-        vehicles.modified_at,
-        vehicles.is_deleted,
-        vehicles.batch_id,
-        vehicles.previous_reason,
+        vehicles.*,
         case
             when {{ flag_is_true('vehicles.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
@@ -46,19 +31,7 @@ checked as (
 
 final as (
 
-    select
-        checked.vehicle_id,
-        checked.carrier_id,
-        checked.plate_number,
-        checked.vehicle_type,
-        checked.capacity_kg,
-        checked.modified_at,
-        checked.is_deleted,
-        checked.batch_id,
-        checked.quarantine_reason,
-        {{ as_utc_timestamp(dbt.current_timestamp()) }} as checked_at
-    from checked
-    {{- changed_versions_only('checked') }}
+    {{ checked_versions('vehicles') }}
 
 )
 
