@@ -29,9 +29,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from logistics_etl.azurite import LocalAzurite
-from logistics_etl.blob_lake import BlobLake
-from logistics_etl.lake import MANIFEST, Manifest
+from logistics_etl.dev.azurite import LocalAzurite
+from logistics_etl.lake.batches import MANIFEST, Manifest
+from logistics_etl.lake.blob import BlobLake
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABLE = "Orders"

@@ -10,7 +10,7 @@ varied by up to 1.5x between rounds), with the highest peak RSS of its runs.
 The column `per round` is the median of the rounds' own speedups (each round
 runs the methods back to back, so a slow minute slows both sides of its ratio):
 
-- `streaming`: `logistics_etl.extract.extract_table` as the project runs it (Arrow batches -> zstd Parquet,
+- `streaming`: `logistics_etl.extract.table.extract_table` as the project runs it (Arrow batches -> zstd Parquet,
   with the catalog query, key snapshot and manifest it always makes; PostgreSQL read through ADBC's libpq
   driver in one statement, the amounts sent as scaled integers);
   `streaming-2`: the same in two key ranges read at once;
@@ -43,16 +43,16 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
     started = time.perf_counter()
     if method.startswith("streaming"):
         from logistics_etl.contract import get_table
-        from logistics_etl.extract import extract_table
-        from logistics_etl.lake import Lake
-        from logistics_etl.source import read_arrow
+        from logistics_etl.extract.source import read_arrow
+        from logistics_etl.extract.table import ExtractOptions, extract_table
+        from logistics_etl.lake.batches import Lake
 
         options = {}  # `streaming`: the project's defaults (ADBC, one statement for PostgreSQL)
         if method != "streaming":
             driver = "connectorx" if method == "streaming-connectorx" else "adbc"
             options = {"full_read_parallel": 2,
                        "reader": lambda url_, sql, batch_size: read_arrow(url_, sql, batch_size, driver=driver)}
-        rows = extract_table(get_table(table), url, Lake(out), full_refresh=True, **options).rows
+        rows = extract_table(get_table(table), url, Lake(out), ExtractOptions(full_refresh=True, **options)).rows
     else:
         import pandas as pd
         import sqlalchemy
@@ -128,8 +128,8 @@ def compare(table: str, streaming_dir: Path, pandas_dir: Path) -> str:
 
 
 def ensure_source(scale: float, seed: int, port: int) -> str:
-    from logistics_etl import generator
-    from logistics_etl.postgres import LocalPostgres, copy_standin
+    from logistics_etl.dev.postgres import LocalPostgres, copy_standin
+    from logistics_etl.standin import generator
 
     sqlite_path = WORK / f"standin-sf{scale:g}-seed{seed}.sqlite"
     if not sqlite_path.exists():
@@ -165,7 +165,7 @@ def main() -> int:
 
     import shutil
 
-    from logistics_etl.postgres import LocalPostgres
+    from logistics_etl.dev.postgres import LocalPostgres
 
     WORK.mkdir(parents=True, exist_ok=True)
     url = ensure_source(args.scale, args.seed, args.port)

@@ -56,10 +56,10 @@ TABLE = "Shipments"
 
 def landed_part(work: Path) -> pa.Table:
     """One night of Shipments as the extract lands it (a small stand-in, extracted to a local lake)."""
-    from logistics_etl import generator
     from logistics_etl.contract import get_table
-    from logistics_etl.extract import extract_table
-    from logistics_etl.lake import Lake
+    from logistics_etl.extract.table import extract_table
+    from logistics_etl.lake.batches import Lake
+    from logistics_etl.standin import generator
 
     source = work / "source.sqlite"
     generator.generate(source, scale=0.05, seed=7)

@@ -223,7 +223,7 @@ def main() -> int:
 
 def _airflow_env(env: dict[str, str]) -> dict[str, str]:
     """The project's Airflow environment for these settings (as `logistics airflow` sets it)."""
-    code = "import json; from logistics_etl.airflow_env import airflow_env; from logistics_etl.settings import " \
+    code = "import json; from logistics_etl.dev.airflow_env import airflow_env; from logistics_etl.settings import " \
            "load_settings; print(json.dumps(airflow_env(load_settings())))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

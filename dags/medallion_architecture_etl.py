@@ -20,9 +20,9 @@ from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, 
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from logistics_etl.contract import TABLES
-from logistics_etl.dbt_nodes import BUILD_TASK_ID, DBT_LOG_ENV, DbtBuild, NodeTasks, publish_build_report
-from logistics_etl.night_tasks import check_configuration, export_lake_credentials, extract, fail_the_run
-from logistics_etl.settings import DBT_PROFILE, EXTRACT_POOL, PROJECT_ROOT, WAREHOUSE_POOL, load_settings
+from logistics_etl.orchestration.dbt_nodes import BUILD_TASK_ID, DBT_LOG_ENV, DbtBuild, NodeTasks, publish_build_report
+from logistics_etl.orchestration.night_tasks import check_configuration, export_lake_credentials, extract, fail_the_run
+from logistics_etl.settings import DAG_ID, DBT_PROFILE, EXTRACT_POOL, PROJECT_ROOT, WAREHOUSE_POOL, load_settings
 
 SETTINGS = load_settings()
 ONE_BUILD = SETTINGS.dbt_execution == "build"  # else `local`: cosmos's own `dbt build` per node task
@@ -60,7 +60,7 @@ def layer(group_id: str, paths: list[str]) -> DbtTaskGroup:
 
 
 with DAG(
-    dag_id="medallion_architecture_etl",
+    dag_id=DAG_ID,
     description="LogisticsDB (SQL Server) -> data lake -> dbt bronze/silver/gold",
     schedule="0 2 * * *",
     start_date=pendulum.datetime(2024, 1, 1, tz=SETTINGS.timezone),

@@ -1,4 +1,15 @@
-"""The LogisticsDB warehouse's Python package: source stand-in, extract, lake, watermarks, Airflow glue."""
+"""The LogisticsDB warehouse's Python package, by job.
+
+    contract, settings   the source tables and the configuration (import nothing of this package)
+    lake/                the lake's layout, manifests and commit protocol, local and on Azure
+    extract/             source tables -> lake batches
+    orchestration/       what the Airflow DAG runs
+    standin/             the embedded LogisticsDB stand-in (development and tests)
+    dev/                 the `logistics` command and local services
+
+Imports go one way: dev -> orchestration -> extract -> lake -> contract, settings
+(standin -> contract). tests/test_package_layout.py checks it.
+"""
 
 import os
 

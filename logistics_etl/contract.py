@@ -58,6 +58,11 @@ class Table:
         return self.key if self.append_only else "ModifiedAt"
 
     @property
+    def version_columns(self) -> list[str]:
+        """What identifies one version of a row: the key and its watermark (the key alone when append-only)."""
+        return [self.key] if self.append_only else [self.key, self.watermark_column]
+
+    @property
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 

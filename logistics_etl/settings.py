@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DAG_ID = "medallion_architecture_etl"  # dags/medallion_architecture_etl.py
 DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # A full read (first load, full refresh) of a table of at least PARALLEL_MIN_KEYS keys reads FULL_READ_PARALLEL

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from logistics_etl import generator
 from logistics_etl.settings import PROJECT_ROOT
+from logistics_etl.standin import generator
 
 BIN = Path(sys.executable).parent
 
@@ -75,7 +75,7 @@ def postgres_server():
     import shutil
     import tempfile
 
-    from logistics_etl.postgres import LocalPostgres
+    from logistics_etl.dev.postgres import LocalPostgres
 
     root = Path(tempfile.mkdtemp(prefix="logistics-pg-"))
     server = LocalPostgres(root, port=_free_port())
@@ -109,7 +109,7 @@ class Source:
     def sync(self) -> None:
         """Make the engine hold the stand-in's current state (after a change day)."""
         if self.engine == "postgresql":
-            from logistics_etl.postgres import copy_standin
+            from logistics_etl.dev.postgres import copy_standin
 
             copy_standin(self.sqlite_path, self.server.url)
 
@@ -123,7 +123,7 @@ def source(request, source_db: Path) -> Source:
 @pytest.fixture(scope="session")
 def azurite_server(tmp_path_factory):
     """A real Azurite blob service (npm), installed, started and stopped by the project's own code."""
-    from logistics_etl.azurite import LocalAzurite
+    from logistics_etl.dev.azurite import LocalAzurite
 
     server = LocalAzurite(tmp_path_factory.mktemp("azurite"), port=_free_port())
     server.start()

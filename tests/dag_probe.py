@@ -22,7 +22,7 @@ parsed = time.perf_counter()
 from airflow.sdk import DAG  # noqa: E402
 
 dag = next(v for v in vars(module).values() if isinstance(v, DAG))
-from logistics_etl.run_verdict import RunFailed  # noqa: E402
+from logistics_etl.orchestration.run_verdict import RunFailed  # noqa: E402
 
 groups = {}
 for task in dag.tasks:
@@ -129,7 +129,7 @@ print(json.dumps({
     "node_selects": sorted({t.select.split(".")[-1] == t.task_id.split(".")[-1] for t in nodes}),
     "node_indirect_selection": sorted({str(t.indirect_selection) for t in nodes}),
     "nodes_not_after_build": nodes_not_after_build(),
-    # a node task's retry waits for these tasks of its parents (logistics_etl/node_retries.py)
+    # a node task's retry waits for these tasks of its parents (logistics_etl/orchestration/node_retries.py)
     "node_parents": {t.task_id: list(t.parent_task_ids) for t in nodes},
     "pools": {t.task_id: t.pool for t in dag.tasks},
     "retry_delays": sorted({str(t.retry_delay) for t in dag.tasks}),

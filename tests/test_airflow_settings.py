@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from logistics_etl.airflow_env import with_airflow_env
-from logistics_etl.airflow_settings import SETTINGS_FILE, check_run_config, read_settings_file
+from logistics_etl.dev.airflow_env import with_airflow_env
+from logistics_etl.orchestration.airflow_settings import SETTINGS_FILE, check_run_config, read_settings_file
 from logistics_etl.settings import ConfigError, load_settings
 from tests.conftest import run_cli
 
@@ -71,7 +71,7 @@ def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
 
 
 def test_a_pool_without_a_whole_number_of_slots_is_refused_naming_it(tmp_path: Path):
-    from logistics_etl.airflow_settings import read_pools
+    from logistics_etl.orchestration.airflow_settings import read_pools
 
     bad = tmp_path / "settings.yaml"
     bad.write_text("airflow:\n  pools:\n    - pool_name: warehouse_writer\n      pool_slot: ${WRITERS:-1}\n")

@@ -15,15 +15,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from logistics_etl.connections import (
+from logistics_etl.contract import get_table
+from logistics_etl.extract.table import extract_table
+from logistics_etl.lake.batches import Lake
+from logistics_etl.orchestration.connections import (
     ConnectionFields,
     lake_connection_string,
     resolve_source_url,
     source_url_from_connection,
 )
-from logistics_etl.contract import get_table
-from logistics_etl.extract import extract_table
-from logistics_etl.lake import Lake
 from logistics_etl.settings import ConfigError, load_settings
 from tests.conftest import run_cli
 
@@ -101,7 +101,7 @@ def test_extract_through_a_postgres_connection_keeps_the_password_out(postgres_s
                                                                       tmp_path: Path, monkeypatch, caplog):
     """The same extract, the source named only by an Airflow connection; its password reaches neither the
     manifest nor the log (the server trusts loopback, so any password works)."""
-    from logistics_etl.postgres import copy_standin
+    from logistics_etl.dev.postgres import copy_standin
 
     copy_standin(source_db, postgres_server.url)
     netloc = urlsplit(postgres_server.url)

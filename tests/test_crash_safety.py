@@ -16,18 +16,18 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from logistics_etl import generator
 from logistics_etl.contract import TABLES
-from logistics_etl.lake import Lake
+from logistics_etl.lake.batches import Lake
+from logistics_etl.standin import generator
 from tests.test_extract import lake_versions, source_versions
 
 SCRIPT = """
 import sys
 from logistics_etl.contract import TABLES
-from logistics_etl.extract import extract_table
-from logistics_etl.lake import Lake
+from logistics_etl.extract.table import ExtractOptions, extract_table
+from logistics_etl.lake.batches import Lake
 for t in TABLES:
-    extract_table(t, sys.argv[1], Lake(sys.argv[2]), batch_size=int(sys.argv[3]))
+    extract_table(t, sys.argv[1], Lake(sys.argv[2]), ExtractOptions(batch_size=int(sys.argv[3])))
 print("done")
 """
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from logistics_etl.airflow_env import airflow_env
 from logistics_etl.contract import TABLES
+from logistics_etl.dev.airflow_env import airflow_env
 from logistics_etl.settings import PROJECT_ROOT, load_settings
 from tests.conftest import report, run_cli
 

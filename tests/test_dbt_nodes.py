@@ -1,5 +1,5 @@
 """The night's one `dbt build` and the node tasks, against cosmos and Airflow as installed
-(`logistics_etl/dbt_nodes.py`, `logistics_etl/node_report.py`).
+(`logistics_etl/orchestration/dbt_nodes.py`, `logistics_etl/orchestration/node_report.py`).
 
 These tests fail when cosmos or Airflow change what the design relies on: that cosmos calls a build's
 `callback` with the project folder dbt ran in, after dbt and before a failed build raises; that our
@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
-from logistics_etl.node_report import NodeReportTrigger, passed, reasons
+from logistics_etl.orchestration.node_report import NodeReportTrigger, passed, reasons
 from tests.conftest import commit_a_bad_batch, run_cli
 
 VEHICLES = "model.logistics_warehouse.brz_vehicles"
@@ -32,7 +32,7 @@ def test_the_build_reports_every_node_before_a_failed_build_raises(data_dir: Pat
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
 
-    from logistics_etl.dbt_nodes import DBT_LOG_ENV, DbtBuild, publish_build_report
+    from logistics_etl.orchestration.dbt_nodes import DBT_LOG_ENV, DbtBuild, publish_build_report
     from logistics_etl.settings import DBT_PROFILE, PROJECT_ROOT, load_settings
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
@@ -106,7 +106,7 @@ def test_a_later_try_whose_node_passed_in_a_build_run_again_ends_in_the_triggere
 def test_the_node_task_fails_its_first_try_naming_the_tests_that_did_not_pass():
     from airflow.sdk.exceptions import AirflowException
 
-    from logistics_etl.dbt_nodes import DbtNodeTask
+    from logistics_etl.orchestration.dbt_nodes import DbtNodeTask
     from logistics_etl.settings import PROJECT_ROOT
 
     task = DbtNodeTask(task_id="brz_carriers", dbt_unique_id=CARRIERS, project_dir=str(PROJECT_ROOT),

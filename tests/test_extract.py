@@ -14,13 +14,15 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from logistics_etl import generator, queries
-from logistics_etl.conform import SchemaDriftError
 from logistics_etl.contract import TABLES, TYPES, get_table, resolve_tables
-from logistics_etl.extract import DEFAULT_KEY_OVERLAP, SourceError, extract_table
-from logistics_etl.lake import KEYS_FILE, Lake
+from logistics_etl.extract import queries
+from logistics_etl.extract.conform import SchemaDriftError
+from logistics_etl.extract.source import full_read_ranges, read_arrow
+from logistics_etl.extract.source_url import SourceURLError, redact
+from logistics_etl.extract.table import ExtractOptions, SourceError, extract_table
+from logistics_etl.lake.batches import KEYS_FILE, Lake
 from logistics_etl.settings import FULL_READ_PARALLEL, ConfigError, load_settings
-from logistics_etl.source import full_read_ranges, read_arrow
+from logistics_etl.standin import generator
 
 
 def url(path: Path) -> str:
@@ -29,7 +31,7 @@ def url(path: Path) -> str:
 
 def extract_all(source, lake: Lake, **kw) -> dict:
     source_url = source.url if hasattr(source, "url") else url(source)
-    return {t.name: extract_table(t, source_url, lake, **kw) for t in TABLES}
+    return {t.name: extract_table(t, source_url, lake, ExtractOptions(**kw)) for t in TABLES}
 
 
 def landed(lake: Lake, table: str) -> pa.Table:
@@ -164,7 +166,7 @@ def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path,
 
     with pytest.raises(SourceError, match=r"^table ShipmentEvents: reading the source sqlite://.* failed: source "
                        r"went away; statement: SELECT \* FROM \"ShipmentEvents\"") as failed:
-        extract_table(table, url(source_db), lake, batch_size=500, reader=dying_reader)
+        extract_table(table, url(source_db), lake, ExtractOptions(batch_size=500), reader=dying_reader)
     assert isinstance(failed.value.__cause__, ConnectionError)
     assert lake.manifests(table.name) == []
     assert not list(lake.table_dir(table.name).glob("batch=*")) if lake.table_dir(table.name).exists() else True
@@ -176,7 +178,7 @@ def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path,
 def test_full_refresh_rereads_everything(source_db: Path, tmp_path: Path):
     lake = Lake(tmp_path / "lake")
     extract_table(get_table("Carriers"), url(source_db), lake)
-    r = extract_table(get_table("Carriers"), url(source_db), lake, full_refresh=True)
+    r = extract_table(get_table("Carriers"), url(source_db), lake, ExtractOptions(full_refresh=True))
     assert (r.mode, r.rows, r.watermark_from) == ("full", 12, None)
 
 
@@ -194,7 +196,7 @@ def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_k
     con.close()
     assert gone and len(kept) > 1_000
 
-    r = extract_table(table, url(source_db), lake, full_refresh=True, batch_size=100)
+    r = extract_table(table, url(source_db), lake, ExtractOptions(full_refresh=True, batch_size=100))
     assert (r.mode, r.rows, r.deleted_rows) == ("full", len(kept), len(gone))
     batch = landed(lake, "Shipments").filter(pa.compute.field("_batch_id") == r.batch_id)
     tombs = batch.filter(pa.compute.field("_is_deleted"))
@@ -215,11 +217,11 @@ def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path
     (interval 0), and, on a clock that the test moves, no more often than the interval."""
     import logging
 
-    from logistics_etl.extract import progress_logger
+    from logistics_etl.extract.table import progress_logger
 
     caplog.set_level(logging.INFO, logger="logistics_etl.extract")
-    r = extract_table(get_table("ShipmentEvents"), url(source_db), Lake(tmp_path / "lake"), batch_size=500,
-                      progress=progress_logger(0))
+    r = extract_table(get_table("ShipmentEvents"), url(source_db), Lake(tmp_path / "lake"),
+                      ExtractOptions(batch_size=500), progress=progress_logger(0))
     counts = _progress_counts("\n".join(rec.getMessage() for rec in caplog.records))
     assert len(counts) == -(-r.rows // 500) and counts == sorted(set(counts)) and counts[-1] == r.rows
 
@@ -243,7 +245,7 @@ def test_a_long_read_logs_its_progress_at_most_once_per_interval(source_db: Path
     out = run_cli("extract", "--tables", "ShipmentEvents", "--batch-size", "500", "--lake", str(tmp_path / "cli"),
                   env_extra={"LOGISTICS_PROGRESS_LOG_SECONDS": "0"}).stdout
     reread = _progress_counts(out, indent="  ")
-    assert reread and reread[-1] == min(r.rows, DEFAULT_KEY_OVERLAP), out[-2000:]
+    assert reread and reread[-1] == min(r.rows, ExtractOptions().key_overlap), out[-2000:]
     assert re.search(r"^ShipmentEvents +batch +2 incremental +rows +0 ", out, re.MULTILINE), out[-2000:]
 
 
@@ -334,7 +336,7 @@ def test_postgres_amounts_travel_as_scaled_integers_and_land_exact(postgres_serv
         con.execute(f'update dbo."{t.name}" set "WeightKg" = 1.234 where "ShipmentID" = 5')
     sent.clear()
     with pytest.raises(SchemaDriftError, match=r"table Shipments: column WeightKg cannot be cast from decimal"):
-        extract_table(t, source_url, lake, full_refresh=True, reader=reader)
+        extract_table(t, source_url, lake, ExtractOptions(full_refresh=True), reader=reader)
     assert any('"WeightKg", CAST("FreightCost" * 100 AS BIGINT)' in sql for sql in sent), sent
     assert len(lake.manifests(t.name)) == 1
 
@@ -371,10 +373,10 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
     lake = Lake(tmp_path / "lake")
     with pytest.raises(SourceError, match=r"^table Carriers: reading the source postgresql://logistics:\*\*\*@.*"
                        r"/unreadable failed: division by zero; statement: SELECT \"CarrierID\", "):
-        extract_table(t, with_password, lake, batch_size=2)  # the main statement fails, read by ADBC
+        extract_table(t, with_password, lake, ExtractOptions(batch_size=2))  # the main statement fails, read by ADBC
     with pytest.raises(SourceError, match=r"^table Carriers: reading the source postgresql://logistics:\*\*\*@.*"
                        r"/unreadable failed: division by zero \(SQLSTATE 22012\); statement: SELECT \"CarrierID\", "):
-        extract_table(t, with_password, lake, batch_size=2, full_read_parallel=1,  # and by connectorx
+        extract_table(t, with_password, lake, ExtractOptions(batch_size=2, full_read_parallel=1),  # and by connectorx
                       reader=lambda url_, sql, batch_size: read_arrow(url_, sql, batch_size, driver="connectorx"))
     assert lake.manifests(t.name) == []
     nobody = source_url.replace("://logistics@", "://nobody@")
@@ -408,7 +410,7 @@ def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     with pytest.raises(KeyError, match="unknown source table 'Parcels'.*Customers, Carriers"):
         resolve_tables(["Parcels"])
     assert [t.name for t in resolve_tables(["shipments", "ORDERS"])] == ["Orders", "Shipments"]
-    with pytest.raises(queries.SourceURLError, match="scheme 'oracle' is not supported"):
+    with pytest.raises(SourceURLError, match="scheme 'oracle' is not supported"):
         queries.dialect_for("oracle://host/db")
     from tests.conftest import run_cli
 
@@ -435,13 +437,13 @@ def test_queries_per_dialect_and_no_password_in_logs():
     events = get_table("ShipmentEvents")
     assert queries.changed_rows(events, queries.dialect_for("sqlite:///x"), 41) == (
         'SELECT * FROM "ShipmentEvents" WHERE "EventID" > 41')
-    assert queries.redact("mssql://etl:s3cret@db:1433/LogisticsDB") == "mssql://etl:***@db:1433/LogisticsDB"
+    assert redact("mssql://etl:s3cret@db:1433/LogisticsDB") == "mssql://etl:***@db:1433/LogisticsDB"
 
 
 def test_postgres_server_refuses_an_unreachable_folder_clearly(tmp_path: Path):
     import os
 
-    from logistics_etl.postgres import LocalPostgres, PostgresError
+    from logistics_etl.dev.postgres import LocalPostgres, PostgresError
 
     if os.geteuid() != 0:
         pytest.skip("only root hands the server to the postgres user")
@@ -496,7 +498,7 @@ def _land_two_days(source, source_db: Path, lakes: list[tuple[Lake, dict]]) -> l
             source.sync()
         for lake, options in lakes:
             for t in TABLES:
-                extract_table(t, source.url, lake, reader=recording_reader, **options)
+                extract_table(t, source.url, lake, ExtractOptions(**options), reader=recording_reader)
     return statements
 
 
@@ -560,7 +562,8 @@ def test_connectorx_lands_from_postgresql_what_adbc_lands(postgres_server, sourc
             source.sync()
         for t in TABLES:
             extract_table(t, source.url, adbc)
-            extract_table(t, source.url, cx, reader=connectorx, full_read_parallel=2, parallel_min_keys=1_000)
+            extract_table(t, source.url, cx, ExtractOptions(full_read_parallel=2, parallel_min_keys=1_000),
+                          reader=connectorx)
     for t in TABLES:
         assert _landed_in_order(adbc, t).equals(_landed_in_order(cx, t)), t.name
         assert [m.rows for m in adbc.manifests(t.name)] == [m.rows for m in cx.manifests(t.name)], t.name

@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from logistics_etl import generator
-from logistics_etl.blob_lake import BlobLake
-from logistics_etl.connections import open_lake
 from logistics_etl.contract import TABLES, get_table
-from logistics_etl.extract import extract_table
-from logistics_etl.lake import MANIFEST, LakeError
+from logistics_etl.extract.table import ExtractOptions, extract_table
+from logistics_etl.lake.batches import MANIFEST, LakeError
+from logistics_etl.lake.blob import BlobLake
+from logistics_etl.orchestration.connections import open_lake
 from logistics_etl.settings import PROJECT_ROOT, load_settings
+from logistics_etl.standin import generator
 from tests.conftest import report, run_cli
 from tests.test_extract import extract_all, lake_versions, source_versions, url
 
@@ -60,7 +60,7 @@ def test_cut_off_upload_is_never_read_and_is_replaced(blob_lake_env, source_db: 
     reads them, and the next extract removes them and lands the batch exactly once."""
     lake = open_lake(load_settings())
     shipments = get_table("Shipments")
-    extract_table(shipments, url(source_db), lake, rows_per_file=500)
+    extract_table(shipments, url(source_db), lake, ExtractOptions(rows_per_file=500))
     generator.advance(source_db, 1)
     real_put = lake.fs.put_file
     calls = []
@@ -73,7 +73,7 @@ def test_cut_off_upload_is_never_read_and_is_replaced(blob_lake_env, source_db: 
 
     lake.fs.put_file = dropping_put
     with pytest.raises(LakeError, match="table Shipments: batch 2 could not be uploaded"):
-        extract_table(shipments, url(source_db), lake, rows_per_file=500)
+        extract_table(shipments, url(source_db), lake, ExtractOptions(rows_per_file=500))
     lake.fs.put_file = real_put
     orphan = calls[0].rsplit("/", 1)[0]
     lake.fs.invalidate_cache()
@@ -90,7 +90,7 @@ def test_cut_off_upload_is_never_read_and_is_replaced(blob_lake_env, source_db: 
         (lake.manifests("Shipments")[0].rows, 1)
     con.close()
 
-    r = extract_table(shipments, url(source_db), lake, rows_per_file=500)
+    r = extract_table(shipments, url(source_db), lake, ExtractOptions(rows_per_file=500))
     assert r.batch_id == 2 and r.rows > 0
     versions = lake_versions(lake, shipments)
     assert max(versions.values()) == 1 and not source_versions(source_db, shipments) - set(versions)

@@ -1,4 +1,4 @@
-"""What a node task's retry does with the states of its parents' tasks (logistics_etl/node_retries.py).
+"""What a node task's retry does with the states of its parents' tasks (logistics_etl/orchestration/node_retries.py).
 
 Two end-to-end tests run real retries in `airflow dags test` (`test_pipeline_e2e.py`): parents that fail for
 good (`test_a_failing_model_or_test_...`) and a parent that recovers on its retry
@@ -18,7 +18,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException
 
-from logistics_etl.node_retries import check_parents
+from logistics_etl.orchestration.node_retries import check_parents
 
 PARENTS = ["process_silver_layer.slv_orders", "process_gold_layer.dim_customer"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from logistics_etl.report import GOLD_MODELS
+from logistics_etl.dev.report import GOLD_MODELS
 from tests import kpi_oracle
 from tests.conftest import commit_a_bad_batch, report, run_cli
 
@@ -149,7 +149,7 @@ def assert_each_node_is_reported_once_with_its_sql(data_dir: Path) -> None:
     import json
     import sqlite3
 
-    from logistics_etl.airflow_env import task_log_path
+    from logistics_etl.dev.airflow_env import task_log_path
     from logistics_etl.settings import load_settings
 
     con = sqlite3.connect(data_dir / "airflow" / "airflow.db")
@@ -434,7 +434,7 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     other task is green: dbt built and tested what did not depend on a failure.
 
     The run retries every task once, a second after it failed (Airflow's own retries, in `airflow dags
-    test`; `logistics_etl/node_retries.py`): the two models' retries build them and their tests again
+    test`; `logistics_etl/orchestration/node_retries.py`): the two models' retries build them and their tests again
     (`dbt build --select <model>`) and fail again; the retry of a node that depends on them builds nothing,
     since its parent's task did not succeed in this run (built then, it would read its parent's previous
     table), and fails naming it; a node that was red only for a test that reads one of them builds again
@@ -579,7 +579,7 @@ def test_the_set_up_commands_of_a_run_report_a_failure_with_their_output(tmp_pat
     import signal
     import sys
 
-    from logistics_etl.cli import _Background
+    from logistics_etl.dev.processes import Background as _Background
 
     failing = _Background("dbt parse", [sys.executable, "-c", "print('Compilation Error in model x'); exit(2)"],
                           dict(os.environ), tmp_path / "dbt-parse.log")

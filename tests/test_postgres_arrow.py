@@ -1,4 +1,4 @@
-"""PostgreSQL read through ADBC (`logistics_etl.postgres_arrow`), on a real PostgreSQL server: the Arrow
+"""PostgreSQL read through ADBC (`logistics_etl.extract.postgres_arrow`), on a real PostgreSQL server: the Arrow
 types it hands on, batch sizes, statements read at once, and connections closed however the read ends."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from logistics_etl.postgres_arrow import read_arrow
-from logistics_etl.source import SourceError, guarded_reader
+from logistics_etl.extract.postgres_arrow import read_arrow
+from logistics_etl.extract.source import SourceError, guarded_reader
 from tests.conftest import fresh_database
 
 

@@ -1,5 +1,5 @@
 """What the run's last task, `fail_the_run`, makes of the states of the tasks before it
-(logistics_etl/run_verdict.py), in a worker (`judge`) and in the triggerer (`VerdictTrigger`).
+(logistics_etl/orchestration/run_verdict.py), in a worker (`judge`) and in the triggerer (`VerdictTrigger`).
 
 The end-to-end tests in `test_pipeline_e2e.py` run it for real in `airflow dags test`: after a failed extract
 and after failing models (one e-mail, naming every failed task), and on a night whose failed build its node
@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
-from logistics_etl.run_verdict import RunFailed, judge
+from logistics_etl.orchestration.run_verdict import RunFailed, judge
 
 BASE = "http://airflow.example/dags/medallion_architecture_etl/runs/scheduled__2026-12-01T02%3A00%3A00%2B00%3A00"
 EXTRACT = "extract_from_sqlserver.extract_vehicles"
@@ -71,7 +71,7 @@ def _verdict(states: dict[str, str] | list[dict[str, str]]) -> list:
     (whose `get_task_states` answers `states`, as the execution API would) and for its task."""
     import asyncio
 
-    from logistics_etl.run_verdict import VerdictTrigger
+    from logistics_etl.orchestration.run_verdict import VerdictTrigger
 
     looks = list(states) if isinstance(states, list) else [states]
 
@@ -104,7 +104,7 @@ def test_a_failed_night_goes_to_a_worker_which_fails_the_task_and_sends_the_e_ma
     """Once every task has ended, naming each that failed: the model failed for good after the extract did."""
     from airflow.triggers.base import TaskSkippedEvent
 
-    from logistics_etl import run_verdict
+    from logistics_etl.orchestration import run_verdict
 
     monkeypatch.setattr(run_verdict, "LOOK_AGAIN", run_verdict.timedelta(seconds=0.01))
     events = _verdict([{EXTRACT: "failed", MODEL: "up_for_retry"}, {EXTRACT: "failed", MODEL: "running"},

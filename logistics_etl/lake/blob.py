@@ -30,7 +30,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from logistics_etl.lake import BATCH_RE, KEYS_FILE, MANIFEST, Lake, LakeError, Manifest
+from logistics_etl.lake.batches import BATCH_RE, KEYS_FILE, MANIFEST, Lake, LakeError, Manifest
 from logistics_etl.settings import BLOB_SCHEMES
 
 

@@ -13,16 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit, urlunsplit
 
 from logistics_etl.contract import Table
+from logistics_etl.extract.source_url import SourceURL
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-
-class SourceURLError(ValueError):
-    """A source URL that the extract cannot use."""
 
 
 @dataclass(frozen=True)
@@ -60,21 +56,8 @@ DIALECTS = {
 
 
 def dialect_for(url: str) -> Dialect:
-    scheme = urlsplit(url).scheme.split("+")[0]
-    scheme = {"postgres": "postgresql", "sqlserver": "mssql"}.get(scheme, scheme)
-    if scheme not in DIALECTS:
-        raise SourceURLError(f"source URL scheme {scheme!r} is not supported; use one of "
-                             f"sqlite:///path, postgresql://user:pw@host/db, mssql://user:pw@host:1433/LogisticsDB")
-    return DIALECTS[scheme]
-
-
-def redact(url: str) -> str:
-    """The URL with its password replaced, for logs and manifests."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The SQL dialect of a source URL's engine."""
+    return DIALECTS[SourceURL.parse(url).engine]
 
 
 def source_columns(table: Table, dialect: Dialect) -> str | None:
@@ -93,7 +76,7 @@ def source_columns(table: Table, dialect: Dialect) -> str | None:
 def scaled_decimal(dialect: Dialect, column: str, scale: int) -> str:
     """A decimal column sent as the integer count of its smallest unit (12.34 with scale 2 as 1234), under its
     own name. Exact for a source scale equal to `scale` and a precision up to 18 (the caller checks both);
-    connectorx decodes a BIGINT several times faster than a NUMERIC (see `logistics_etl.extract`)."""
+    connectorx decodes a BIGINT several times faster than a NUMERIC (see `logistics_etl.extract.table`)."""
     return f"CAST({dialect.quote(column)} * {10 ** scale} AS BIGINT) AS {dialect.quote(column)}"
 
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from logistics_etl.blob_lake import BlobLake, is_blob_url
-from logistics_etl.lake import Lake
+from logistics_etl.lake.batches import Lake
+from logistics_etl.lake.blob import BlobLake, is_blob_url
 from logistics_etl.settings import ConfigError, Settings, load_settings
 
 AIRFLOW_SCHEME = "airflow://"

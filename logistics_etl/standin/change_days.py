@@ -11,15 +11,15 @@ import sqlite3
 
 import numpy as np
 
-from logistics_etl import standin_schema as S
-from logistics_etl.generator import (
+from logistics_etl.standin import schema as S
+from logistics_etl.standin.rows import (
     DAY,
     HOUR,
-    _customer_rows,
-    _insert,
-    _money,
-    _shipment_timeline,
+    customer_rows,
     fmt_times,
+    insert_rows,
+    money,
+    shipment_timeline,
     sizes,
 )
 
@@ -58,13 +58,13 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     first = _max_id(conn, "Customers", "CustomerID") + 1
     k_new = max(1, round(n["customers"] * 0.002))
     created_at = in_day(k_new)
-    new_customers = _customer_rows(rng, first, k_new, t0, t1, created=created_at, modified=created_at)
+    new_customers = customer_rows(rng, first, k_new, t0, t1, created=created_at, modified=created_at)
     if day % 2 == 1:
         dup_of = int(rng.integers(1, first))
         code = conn.execute('SELECT "CustomerCode" FROM "Customers" WHERE "CustomerID" = ?', (dup_of,)).fetchone()
         if code:
             new_customers[-1] = (new_customers[-1][0], code[0], *new_customers[-1][2:])
-    _insert(conn, "Customers", new_customers)
+    insert_rows(conn, "Customers", new_customers)
     cust_ids = np.array([r[0] for r in conn.execute('SELECT "CustomerID" FROM "Customers" ORDER BY 1')])
     k_upd = max(2, round(n["customers"] * 0.003))
     upd = np.unique(rng.choice(cust_ids[:-k_new], k_upd, replace=False))
@@ -124,7 +124,7 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     new_shipped = np.minimum(new_shipped, t1 - 1)
     promised_new = new_shipped + planned[ship_now] * HOUR
     transit = np.flatnonzero(status == "InTransit")
-    promised_t, delivered_t = _shipment_timeline(rng, carrier[transit], planned[transit], shipped[transit])
+    promised_t, delivered_t = shipment_timeline(rng, carrier[transit], planned[transit], shipped[transit])
     arrives = delivered_t < t1
     fate = rng.random(len(transit))
     lost = arrives & (fate < 0.004)
@@ -164,9 +164,9 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     cur_of = dict(conn.execute('SELECT "CustomerID", "Country" FROM "Customers"').fetchall())
     currency = {code: cur for code, cur, _ in S.COUNTRIES}
     o_at = in_day(k_orders)
-    amount = _money(np.clip(rng.lognormal(np.log(220), 0.9, k_orders), 5, 50_000))
+    amount = money(np.clip(rng.lognormal(np.log(220), 0.9, k_orders), 5, 50_000))
     o_txt = fmt_times(o_at)
-    _insert(conn, "Orders", [(first_order + i, int(cust[i]), o_txt[i], "Confirmed", currency[cur_of[int(cust[i])]],
+    insert_rows(conn, "Orders", [(first_order + i, int(cust[i]), o_txt[i], "Confirmed", currency[cur_of[int(cust[i])]],
                               amount[i], o_txt[i]) for i in range(k_orders)])
     route = rng.integers(1, n["routes"] + 1, k_orders)
     car = rng.integers(1, len(S.CARRIERS) + 1, k_orders)
@@ -177,8 +177,8 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     cost = (6 + 0.6 * weight + 0.04 * distance) * rng.uniform(0.8, 1.3, k_orders)
     weight[0] = -weight[0]  # bad row: negative weight
     car[1] = S.UNKNOWN_CARRIER_ID  # bad row: unknown carrier
-    w, c = _money(weight), _money(cost)
-    _insert(conn, "Shipments", [
+    w, c = money(weight), money(cost)
+    insert_rows(conn, "Shipments", [
         (first_ship + i, first_order + i, int(car[i]), int(route[i]), int(veh[i]), int(drv[i]), None, None, None,
          "Created", w[i], c[i], S.CARRIERS[min(int(car[i]), len(S.CARRIERS)) - 1][6], o_txt[i])
         for i in range(k_orders)])
@@ -200,6 +200,6 @@ def apply_day(conn: sqlite3.Connection, scale: float, seed: int, day: int) -> No
     cities = [city for _, _, cs in S.COUNTRIES for city in cs]
     loc = rng.integers(0, len(cities), len(order))
     at_txt = fmt_times(ev_at[order])
-    _insert(conn, "ShipmentEvents", [(first_event + i, ev_sid[o], ev_type[o], at_txt[i], cities[loc[i]])
+    insert_rows(conn, "ShipmentEvents", [(first_event + i, ev_sid[o], ev_type[o], at_txt[i], cities[loc[i]])
                                      for i, o in enumerate(order)])
 

@@ -3,7 +3,7 @@
 The driver asks PostgreSQL for `COPY (<statement>) TO STDOUT (FORMAT binary)` and decodes it into Arrow in
 C. It extracts ShipmentEvents at scale 10 in one statement with about two thirds of the CPU (the server's
 included) that connectorx takes over two key ranges, and in 1.8-2.1 s against 2.6-3.0 s (docs/extract-and-lake.md,
-"Measured"), so PostgreSQL is read with it; SQL Server and SQLite stay with connectorx (`logistics_etl.source`).
+"Measured"), so PostgreSQL is read with it; SQL Server and SQLite stay with connectorx (`logistics_etl.extract.source`).
 
 Each statement is read in a thread of its own (the driver releases the GIL while it reads), a few batches
 ahead of the caller, so the caller writes Parquet while the next batch is read; a list of statements (key

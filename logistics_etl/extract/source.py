@@ -1,7 +1,7 @@
 """Reading the source as Arrow record batches, and what a failure of the source is reported as.
 
 One reader for the three engines, each through the driver that reads it fastest: SQL Server (production) and
-SQLite through connectorx, PostgreSQL through ADBC's libpq driver (`logistics_etl.postgres_arrow`; both
+SQLite through connectorx, PostgreSQL through ADBC's libpq driver (`logistics_etl.extract.postgres_arrow`; both
 measured in benchmarks/extract.py). `guarded_reader` turns a failure of the source (it cannot be reached,
 refuses the login, rejects a statement, drops the connection mid-stream) into a `SourceError` that names the
 table, the source with its password redacted, and the statement.
@@ -10,23 +10,17 @@ table, the source with its password redacted, and the statement.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from logistics_etl.queries import redact
+from logistics_etl.extract.source_url import SourceURL, redact
 from logistics_etl.settings import FULL_READ_PARALLEL
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 PG_PROTOCOL = "cursor"  # connectorx's PostgreSQL protocol, when connectorx reads PostgreSQL (see read_arrow)
 DRIVERS = ("connectorx", "adbc")
-DEFAULT_PORTS = {"postgresql": 5432, "postgres": 5432, "mssql": 1433, "sqlserver": 1433}
-CONNECT_TIMEOUT_S = 10.0
 
 
 class SourceError(RuntimeError):
@@ -50,22 +44,17 @@ _SQLSTATE = re.compile(r"SqlState\(E?(\w+)\)")
 _LIBPQ_MESSAGE = re.compile(r"\b(?:ERROR|FATAL):\s+([^\n]*)")
 
 
-def driver_for(url: str) -> str:
-    """The driver that reads a source URL: ADBC for PostgreSQL, connectorx for SQL Server and SQLite."""
-    return "adbc" if url.startswith(POSTGRES_SCHEMES) else "connectorx"
-
-
 def full_read_ranges(url: str) -> int:
     """Key ranges for a full read of a big table, unless configured: two where connectorx reads the source
     (one statement keeps one of its threads busy, settings.FULL_READ_PARALLEL), one for ADBC (it already
     leaves a core to PostgreSQL; ShipmentEvents at scale 10 took 2.26-2.49 s in two ranges against
     2.11-2.18 s in one, three runs each)."""
-    return 1 if driver_for(url) == "adbc" else FULL_READ_PARALLEL
+    return 1 if SourceURL.parse(url).driver == "adbc" else FULL_READ_PARALLEL
 
 
 def read_arrow(url: str, sql: str | list[str], batch_size: int, driver: str | None = None
                ) -> Iterable[pa.RecordBatch]:
-    """Stream a query's result as Arrow record batches, through `driver` (by default `driver_for(url)`).
+    """Stream a query's result as Arrow record batches, through `driver` (by default the URL's own, `SourceURL.driver`).
 
     A list of statements (the key ranges of one table) is read at once, each on its own connection, and
     their batches come out in no set order: connectorx reads them in its own threads (a reader per range in
@@ -74,16 +63,16 @@ def read_arrow(url: str, sql: str | list[str], batch_size: int, driver: str | No
 
     connectorx reads PostgreSQL (when asked to: the tests and the benchmark do) with its `cursor` protocol,
     which streamed ShipmentEvents about 1.6x faster than its default binary COPY here."""
-    driver = driver or driver_for(url)
+    driver = driver or SourceURL.parse(url).driver
     if driver == "adbc":
-        from logistics_etl import postgres_arrow
+        from logistics_etl.extract import postgres_arrow
 
         return postgres_arrow.read_arrow(url, sql, batch_size)
     if driver != "connectorx":
         raise ValueError(f"unknown source driver {driver!r}: one of {', '.join(DRIVERS)}")
     import connectorx as cx
 
-    kwargs = {"protocol": PG_PROTOCOL} if url.startswith(POSTGRES_SCHEMES) else {}
+    kwargs = {"protocol": PG_PROTOCOL} if SourceURL.parse(url).engine == "postgresql" else {}
     return cx.read_sql(url, sql, return_type="arrow_stream", batch_size=batch_size, **kwargs)
 
 
@@ -131,34 +120,16 @@ def _guarded(open_stream: Callable[[], Iterable[pa.RecordBatch]], where: str,
         raise _failure(where, sql, exc) from exc
 
 
-def unreachable(source_url: str, timeout: float = CONNECT_TIMEOUT_S) -> str | None:
-    """Why the server of a PostgreSQL or SQL Server URL cannot be reached, or None: one TCP connect, closed at
-    once (neither server logs a connection that sends nothing). connectorx's pool would retry a refused or
-    unanswered connection for 30 s before it gives up; this fails in a moment, and Airflow's retries wait."""
-    parts = urlsplit(source_url)
-    scheme = parts.scheme.split("+")[0]
-    try:
-        host, port = parts.hostname, parts.port or DEFAULT_PORTS.get(scheme)
-    except ValueError:  # a malformed port: connectorx says what is wrong with it
-        return None
-    if scheme not in DEFAULT_PORTS or not host:
-        return None
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        return f"cannot connect to {host}:{port}: {exc.strerror or exc}"
-    return None
-
-
 def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..., Iterator[pa.RecordBatch]]:
     """`reader` with every failure of the source, on connecting or mid-stream, raised as a `SourceError` that
     names the table, the source (password redacted) and the statement. A SQLite source must exist: connectorx
     would create an empty database file at a mistyped path and then find no table in it."""
     where = f"table {table}: reading the source {redact(source_url)}"
-    if source_url.startswith("sqlite://") and not Path(source_url.removeprefix("sqlite://")).is_file():
-        raise SourceError(f"table {table}: the SQLite source {source_url.removeprefix('sqlite://')} does not "
+    source = SourceURL.parse(source_url)
+    if source.sqlite_path is not None and not source.sqlite_path.is_file():
+        raise SourceError(f"table {table}: the SQLite source {source.sqlite_path} does not "
                           "exist (make the stand-in with `logistics source generate`, or set LOGISTICS_SOURCE_URL)")
-    if reason := unreachable(source_url):
+    if reason := source.unreachable():
         raise SourceError(f"{where} failed: {reason}")
 
     def read(url: str, sql: str | list[str], batch_size: int) -> Iterator[pa.RecordBatch]:

@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl.contract import TABLES
-from logistics_etl.lake import Lake
+from logistics_etl.lake.batches import Lake
 
 GOLD_MODELS = ("dim_customer", "dim_carrier", "dim_warehouse", "dim_route", "dim_date", "fct_shipments",
                "carrier_daily_performance", "daily_order_revenue", "carrier_scorecard", "route_performance",

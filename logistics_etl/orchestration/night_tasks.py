@@ -17,7 +17,7 @@ from logistics_etl.settings import load_settings
 def check_configuration() -> dict:
     """Read the Variables `environment` and `spark_config` and the connections this run uses, now (at run
     time), and fail naming the one that is missing or malformed. Returns them without any secret."""
-    from logistics_etl.airflow_settings import check_run_config
+    from logistics_etl.orchestration.airflow_settings import check_run_config
 
     config = check_run_config(load_settings())
     print(f"run configuration: {config}")
@@ -27,9 +27,9 @@ def check_configuration() -> dict:
 @task(multiple_outputs=False)
 def extract(table_name: str, params: dict | None = None, run_id: str | None = None) -> dict:
     """Land the rows of one source table changed since its watermark as one lake batch."""
-    from logistics_etl.connections import open_lake, resolve_source_url
     from logistics_etl.contract import get_table
-    from logistics_etl.extract import extract_table, progress_logger
+    from logistics_etl.extract.table import ExtractOptions, extract_table, progress_logger
+    from logistics_etl.orchestration.connections import open_lake, resolve_source_url
 
     params = params or {}
     wanted = params.get("tables") or []
@@ -38,20 +38,16 @@ def extract(table_name: str, params: dict | None = None, run_id: str | None = No
     settings = load_settings()
     # connections are read here, at run time: sql_server_default / azure_data_lake_default when configured
     result = extract_table(get_table(table_name), resolve_source_url(settings), open_lake(settings),
-                           full_refresh=bool(params.get("full_refresh")), batch_size=settings.batch_size,
-                           parallel=settings.extract_parallelism,
-                           full_read_parallel=settings.full_read_parallelism,
-                           parallel_min_keys=settings.parallel_min_keys,
-                           page_rows=settings.extract_page_rows, run_id=run_id or "",
-                           progress=progress_logger(settings.progress_log_seconds))
+                           ExtractOptions.from_settings(settings, full_refresh=bool(params.get("full_refresh"))),
+                           run_id=run_id or "", progress=progress_logger(settings.progress_log_seconds))
     return result.as_dict()
 
 
 def fail_the_run(alert_email: str) -> Any:
     """The last task: when a task fails for good (its retries spent), waits until every other task has ended and
     fails naming each that failed, so that the run itself is failed and one e-mail names them all; skipped by the
-    scheduler on a night where none does (`logistics_etl/run_verdict.py`)."""
-    from logistics_etl.run_verdict import RunVerdict, failure_notifier
+    scheduler on a night where none does (`logistics_etl/orchestration/run_verdict.py`)."""
+    from logistics_etl.orchestration.run_verdict import RunVerdict, failure_notifier
 
     return RunVerdict(task_id="fail_the_run", trigger_rule=TriggerRule.ONE_FAILED, retries=0,
                       on_failure_callback=failure_notifier(alert_email), doc_md=fail_the_run.__doc__)
@@ -60,6 +56,6 @@ def fail_the_run(alert_email: str) -> Any:
 def export_lake_credentials(context: Any) -> None:
     """A lake on Azure: a dbt task reads the lake's credentials from the Airflow connection when it runs (its
     `pre_execute`), never at parse time."""
-    from logistics_etl.connections import export_lake_credentials as export
+    from logistics_etl.orchestration.connections import export_lake_credentials as export
 
     export(context)

@@ -31,8 +31,8 @@ from airflow.sdk.exceptions import AirflowException
 from airflow.triggers.base import StartTriggerArgs
 from cosmos.operators.local import DbtBuildLocalOperator
 
-from logistics_etl.node_report import NODE_KINDS, log_lines, passed, reasons, resource_label
-from logistics_etl.node_retries import check_parents
+from logistics_etl.orchestration.node_report import NODE_KINDS, log_lines, passed, reasons, resource_label
+from logistics_etl.orchestration.node_retries import check_parents
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ class DbtNodeTask(DbtBuild):
 
     template_fields = (*DbtBuild.template_fields, "build_report")
     start_from_trigger = True
-    start_trigger_args = StartTriggerArgs(trigger_cls="logistics_etl.node_report.NodeReportTrigger",
+    start_trigger_args = StartTriggerArgs(trigger_cls="logistics_etl.orchestration.node_report.NodeReportTrigger",
                                           trigger_kwargs={}, next_method="execute_complete", timeout=None)
 
     def __init__(self, *, dbt_unique_id: str, build_task_id: str = BUILD_TASK_ID, **kwargs: Any) -> None:

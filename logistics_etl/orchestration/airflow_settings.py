@@ -175,12 +175,12 @@ def check_run_config(settings: Settings, variable_get=None) -> dict:
         def variable_get(key):
             return Variable.get(key, default=None)
 
-    from logistics_etl.connections import (
+    from logistics_etl.extract.source_url import redact
+    from logistics_etl.orchestration.connections import (
         get_airflow_connection,
         lake_connection_string,
         source_url_from_connection,
     )
-    from logistics_etl.queries import redact
 
     out = {"environment": parse_environment(variable_get("environment")),
            "spark_config": parse_spark_config(variable_get("spark_config"))}
@@ -199,10 +199,10 @@ def check_run_config(settings: Settings, variable_get=None) -> dict:
             raise
         out[f"connection {source_id}"] = f"not usable, not used by this run: {exc}"
     # The source's server must answer: when it is down, this one task fails (and alerts) instead of each
-    # extract task on its own. One TCP connect, closed at once (logistics_etl.source.unreachable).
-    from logistics_etl.source import unreachable
+    # extract task on its own. One TCP connect, closed at once (SourceURL.unreachable).
+    from logistics_etl.extract.source_url import SourceURL
 
-    if reason := unreachable(source_url):
+    if reason := SourceURL.parse(source_url).unreachable():
         named = f"Airflow connection {source_id!r}" if source_used else "LOGISTICS_SOURCE_URL"
         raise ConfigError(f"the source {redact(source_url)} ({named}) cannot be reached: {reason}")
     out["lake"] = settings.lake_root

@@ -10,23 +10,27 @@ in a fixed order, and rows are always visited in key order.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
-from logistics_etl import standin_schema as S
 from logistics_etl.contract import TABLES_BY_NAME
-
-DAY = 86_400
-HOUR = 3_600
-Row = tuple
-
-
-class StandInError(RuntimeError):
-    """The stand-in database is missing, foreign or asked for something impossible."""
+from logistics_etl.standin import schema as S
+from logistics_etl.standin.change_days import apply_day
+from logistics_etl.standin.rows import (
+    DAY,
+    HOUR,
+    StandInError,
+    customer_rows,
+    fmt_times,
+    insert_rows,
+    money,
+    shipment_timeline,
+    sizes,
+)
 
 
 @dataclass(frozen=True)
@@ -39,44 +43,6 @@ class StandInState:
     def clock(self) -> datetime:
         """The source's 'now': the end of the last applied day."""
         return datetime.fromtimestamp(S.ANCHOR.timestamp() + self.day * DAY, tz=UTC)
-
-
-def fmt_times(secs: np.ndarray) -> list[str | None]:
-    """Epoch seconds (NaN = NULL) -> the stand-in's datetime2 text."""
-    secs = np.asarray(secs, dtype="float64")
-    out: list[str | None] = [None] * len(secs)
-    ok = ~np.isnan(secs)
-    if ok.any():
-        instants = secs[ok].astype("int64").astype("datetime64[s]").astype("datetime64[us]")
-        text = np.datetime_as_string(instants, unit="us")
-        for i, t in zip(np.flatnonzero(ok), np.char.replace(text, "T", " "), strict=True):
-            out[i] = str(t)
-    return out
-
-
-def _money(x: np.ndarray) -> list[float]:
-    return np.round(x, 2).tolist()
-
-
-def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[Row]) -> int:
-    cols = TABLES_BY_NAME[table].column_names
-    columns = ", ".join(f'"{c}"' for c in cols)
-    sql = f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(cols))})'
-    cur = conn.executemany(sql, list(rows))
-    return cur.rowcount
-
-
-def sizes(scale: float) -> dict[str, int]:
-    if scale <= 0:
-        raise StandInError(f"scale must be > 0, got {scale}")
-    return {
-        "customers": max(100, round(5_000 * scale)),
-        "warehouses": 20,
-        "routes": max(40, round(600 * scale)),
-        "vehicles": max(48, round(800 * scale)),
-        "drivers": max(48, round(1_200 * scale)),
-        "orders": max(200, round(100_000 * scale)),
-    }
 
 
 # --------------------------------------------------------------------------- day 0
@@ -115,42 +81,6 @@ def _reference_rows(rng: np.random.Generator, n: dict[str, int], start: int):
     return carriers, warehouses, routes, vehicles, drivers, cities
 
 
-def _customer_rows(rng: np.random.Generator, first_id: int, count: int, t_lo: float, t_hi: float,
-                   created: np.ndarray | None = None, modified: np.ndarray | None = None) -> list[Row]:
-    seg = rng.choice(len(S.SEGMENTS), count, p=[p for _, p in S.SEGMENTS])
-    country = rng.integers(0, len(S.COUNTRIES), count)
-    city_pick = rng.integers(0, 5, count)
-    fi = rng.integers(0, len(S.FIRST_NAMES), count)
-    la = rng.integers(0, len(S.LAST_NAMES), count)
-    if created is None:
-        created = rng.uniform(t_lo, t_hi, count).round()
-    if modified is None:
-        modified = np.minimum(created + rng.uniform(0, 200 * DAY, count).round(), t_hi)
-    c_txt, m_txt = fmt_times(created), fmt_times(modified)
-    rows = []
-    for i in range(count):
-        cid = first_id + i
-        code, _, cities = S.COUNTRIES[country[i]]
-        name = f"{S.LAST_NAMES[la[i]]} Trading" if seg[i] != 2 else f"{S.FIRST_NAMES[fi[i]]} {S.LAST_NAMES[la[i]]}"
-        rows.append((cid, f"C{cid:07d}", name, S.SEGMENTS[seg[i]][0], code, cities[city_pick[i] % len(cities)],
-                     c_txt[i], m_txt[i]))
-    return rows
-
-
-def _shipment_timeline(rng: np.random.Generator, carrier: np.ndarray, planned_h: np.ndarray, shipped: np.ndarray):
-    """Promised and actual delivery instants for shipments that left at `shipped`."""
-    n = len(carrier)
-    p_on_time = np.array([c[3] for c in S.CARRIERS] + [0.8])[np.minimum(carrier, len(S.CARRIERS) + 1) - 1]
-    promised = shipped + planned_h * HOUR
-    on_time = rng.random(n) < p_on_time
-    early = np.round(planned_h * HOUR * rng.uniform(0.55, 1.0, n))
-    late = planned_h * HOUR + np.round(rng.exponential(10 * HOUR, n)) + 60
-    delivered = shipped + np.where(on_time, early, late)
-    exact = rng.random(n) < 0.01  # delivered on the promised minute: the edge of "on time"
-    delivered = np.where(exact, promised, delivered)
-    return promised, delivered
-
-
 def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     rng = np.random.default_rng([seed, 0])
     n = sizes(scale)
@@ -159,15 +89,15 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     carriers, warehouses, routes, vehicles, drivers, _ = _reference_rows(rng, n, start)
     for name, rows in (("Carriers", carriers), ("Warehouses", warehouses), ("Routes", routes),
                        ("Vehicles", vehicles), ("Drivers", drivers)):
-        _insert(conn, name, rows)
+        insert_rows(conn, name, rows)
 
     nc = n["customers"]
-    customers = _customer_rows(rng, 1, nc, start - 3 * 365 * DAY, anchor - DAY)
+    customers = customer_rows(rng, 1, nc, start - 3 * 365 * DAY, anchor - DAY)
     # Bad rows: a few customers reuse another customer's code.
     for i in rng.choice(np.arange(nc // 2, nc), max(1, nc // 1000), replace=False):
         src = customers[int(rng.integers(0, nc // 2))]
         customers[i] = (customers[i][0], src[1], *customers[i][2:])
-    _insert(conn, "Customers", customers)
+    insert_rows(conn, "Customers", customers)
     dup_ids = {c[0] for c in customers if c[1] != f"C{c[0]:07d}"}
 
     no = n["orders"]
@@ -187,7 +117,7 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     vehicle = carrier + len(S.CARRIERS) * rng.integers(0, len(vehicles) // len(S.CARRIERS), ns)
     driver = carrier + len(S.CARRIERS) * rng.integers(0, len(drivers) // len(S.CARRIERS), ns)
     shipped = ordered[ship_idx] + rng.uniform(2 * HOUR, 48 * HOUR, ns).round()
-    promised, delivered = _shipment_timeline(rng, carrier, planned_h, shipped)
+    promised, delivered = shipment_timeline(rng, carrier, planned_h, shipped)
     fate = rng.random(ns)
     lost_p = np.array([c[4] for c in S.CARRIERS])[carrier - 1]
     ret_p = np.array([c[5] for c in S.CARRIERS])[carrier - 1]
@@ -222,14 +152,14 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     order_mod = ordered + HOUR
     order_mod[ship_idx] = np.maximum(order_mod[ship_idx], modified)
     o_txt, om_txt = fmt_times(ordered), fmt_times(order_mod)
-    amt = _money(amount)
-    _insert(conn, "Orders", ((i + 1, int(o_cust[i]), o_txt[i], order_status[i], cust_cur[int(o_cust[i])],
+    amt = money(amount)
+    insert_rows(conn, "Orders", ((i + 1, int(o_cust[i]), o_txt[i], order_status[i], cust_cur[int(o_cust[i])],
                               amt[i], om_txt[i]) for i in range(no)))
 
     sh_t, pr_t, de_t, mo_t = (fmt_times(x) for x in (s_shipped, s_promised, s_delivered, modified))
-    w, c = _money(weight), _money(cost)
+    w, c = money(weight), money(cost)
     ship_cur = [S.CARRIERS[min(k, len(S.CARRIERS)) - 1][6] for k in carrier]
-    _insert(conn, "Shipments", ((i + 1, int(ship_idx[i]) + 1, int(carrier[i]), int(route[i]), int(vehicle[i]),
+    insert_rows(conn, "Shipments", ((i + 1, int(ship_idx[i]) + 1, int(carrier[i]), int(route[i]), int(vehicle[i]),
                                  int(driver[i]), sh_t[i], pr_t[i], de_t[i], status[i], w[i], c[i], ship_cur[i],
                                  mo_t[i]) for i in range(ns)))
     _insert_events(conn, rng, 1, np.arange(1, ns + 1), status, ordered[ship_idx], shipped, delivered, anchor)
@@ -266,7 +196,7 @@ def _insert_events(conn, rng, first_id, ship_id, status, ordered, shipped, deliv
     cities = [city for _, _, cs in S.COUNTRIES for city in cs]
     loc = rng.integers(0, len(cities), len(sid))
     at_txt = fmt_times(at)
-    return _insert(conn, "ShipmentEvents", ((first_id + i, int(sid[i]), typ[i], at_txt[i], cities[loc[i]])
+    return insert_rows(conn, "ShipmentEvents", ((first_id + i, int(sid[i]), typ[i], at_txt[i], cities[loc[i]])
                                             for i in range(len(sid))))
 
 
@@ -323,7 +253,6 @@ def generate(path: Path, scale: float = 1.0, seed: int = 42, overwrite: bool = F
 
 def advance(path: Path, days: int = 1, progress: Callable[[int], None] | None = None) -> StandInState:
     """Apply the next `days` change days, each in one transaction."""
-    from logistics_etl.change_days import apply_day
 
     if days < 1:
         raise StandInError(f"days must be >= 1, got {days}")

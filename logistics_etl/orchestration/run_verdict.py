@@ -27,7 +27,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowRescheduleException, AirflowSkipException
 from airflow.triggers.base import BaseTrigger, StartTriggerArgs, TaskSkippedEvent, TriggerEvent
 
-from logistics_etl.node_retries import task_states
+from logistics_etl.orchestration.node_retries import task_states
 
 # a task in one of these states has ended for this run (unless someone clears it)
 ENDED = frozenset({"success", "failed", "skipped", "upstream_failed", "removed"})

@@ -18,7 +18,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from logistics_etl.airflow_env import airflow_command, with_airflow_env
+from logistics_etl.dev.airflow_env import airflow_command, with_airflow_env
 from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings
 
 # the services of a production Airflow: the triggerer runs the node tasks' first tries (`start_from_trigger`)
@@ -79,8 +79,8 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
         proc = subprocess.run(airflow_command(step), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
         if proc.returncode:
             raise AirflowUIError(f"airflow {' '.join(step)} failed: {proc.stderr[-2000:]}")
-    proc = subprocess.run([sys.executable, "-m", "logistics_etl.airflow_settings"], env=env, cwd=PROJECT_ROOT,
-                          capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "logistics_etl.orchestration.airflow_settings"], env=env,
+                          cwd=PROJECT_ROOT, capture_output=True, text=True)
     if proc.returncode:
         raise AirflowUIError(f"loading airflow_settings.yaml failed: {proc.stderr.strip()}")
     pids = {}
