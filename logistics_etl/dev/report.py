@@ -8,9 +8,7 @@ from pathlib import Path
 from logistics_etl.contract import TABLES
 from logistics_etl.lake.batches import Lake
 
-GOLD_MODELS = ("dim_customer", "dim_carrier", "dim_warehouse", "dim_route", "dim_date", "fct_shipments",
-               "carrier_daily_performance", "daily_order_revenue", "carrier_scorecard", "route_performance",
-               "customer_service_level")
+GOLD_SCHEMA = "gold"  # macros/generate_schema_name.sql: the layer's schema, as named
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -30,7 +28,11 @@ def gold_summary(duckdb_path: Path, on_date: date | None = None) -> str:
         raise FileNotFoundError(f"no warehouse at {duckdb_path}: run the pipeline first (`logistics run`)")
     con = duckdb.connect(str(duckdb_path), read_only=True)
     try:
-        counts = [[m, con.execute(f"select count(*) from gold.{m}").fetchone()[0]] for m in GOLD_MODELS]
+        # every relation of the gold schema, as the warehouse has it: a model added tomorrow shows too
+        relations = [r[0] for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = ? order by table_name",
+            [GOLD_SCHEMA]).fetchall()]
+        counts = [[m, con.execute(f'select count(*) from {GOLD_SCHEMA}."{m}"').fetchone()[0]] for m in relations]
         if on_date is None:
             on_date = con.execute("select max(delivery_date) from gold.carrier_daily_performance").fetchone()[0]
         perf = con.execute(

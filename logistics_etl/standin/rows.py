@@ -39,10 +39,13 @@ def money(x: np.ndarray) -> list[float]:
 
 
 def insert_rows(conn: sqlite3.Connection, table: str, rows: Iterable[Row]) -> int:
-    cols = TABLES_BY_NAME[table].column_names
+    """Insert rows given in the contract's column order. A column appended to the contract after those the
+    stand-in makes (as SQL Server's ALTER TABLE ... ADD appends it) stays NULL."""
+    rows = list(rows)
+    cols = TABLES_BY_NAME[table].column_names[:len(rows[0]) if rows else None]
     columns = ", ".join(f'"{c}"' for c in cols)
     sql = f'INSERT INTO "{table}" ({columns}) VALUES ({", ".join("?" * len(cols))})'
-    cur = conn.executemany(sql, list(rows))
+    cur = conn.executemany(sql, rows)
     return cur.rowcount
 
 

@@ -1,0 +1,216 @@
+"""The two recipes of docs/changing-the-models.md, followed in a scratch copy of the project: a new source
+column and a new source table reach bronze, silver, quarantine and reconciliation, and the only files
+changed are the ones the recipes name.
+
+Real components in the copy: the stand-in (SQLite), the extract, dbt on DuckDB. The project itself is not
+touched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+from logistics_etl.settings import PROJECT_ROOT
+
+COPIED = ["dbt_project.yml", "dbt_project", "macros", "seeds", "snapshots", "profiles", "tests/dbt", "logistics_etl"]
+# what each recipe changes, and nothing else (the models of a new table are new files)
+NEW_COLUMN_FILES = {"logistics_etl/contract.py", "dbt_project/bronze/brz_carriers.sql",
+                    "dbt_project/bronze/_bronze.yml"}
+NEW_TABLE_FILES = {"logistics_etl/contract.py", "dbt_project.yml", "dbt_project/bronze/_bronze.yml",
+                   "dbt_project/silver/_silver.yml"}
+NEW_TABLE_MODELS = {"dbt_project/bronze/brz_depots.sql", "dbt_project/silver/slv_depots_checked.sql",
+                    "dbt_project/silver/slv_depots.sql"}
+
+
+def edit(root: Path, path: str, old: str, new: str) -> None:
+    file = root / path
+    text = file.read_text()
+    assert text.count(old) == 1, f"{path}: the recipe's anchor {old!r} is not there once"
+    file.write_text(text.replace(old, new))
+
+
+def add_a_column(root: Path) -> None:
+    """Carriers gains `Phone` (appended, as ALTER TABLE ... ADD does)."""
+    edit(root, "logistics_etl/contract.py", '"CarrierID:id! CarrierCode:text Name:text Mode:text ModifiedAt:time!"',
+         '"CarrierID:id! CarrierCode:text Name:text Mode:text ModifiedAt:time! Phone:text"')
+    edit(root, "dbt_project/bronze/brz_carriers.sql", "        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,\n",
+         "        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,\n"
+         "        cast(Phone as {{ dbt.type_string() }}) as phone,\n")
+    edit(root, "dbt_project/bronze/_bronze.yml",
+         '      - {name: transport_mode, description: "Road, Air, Sea or Rail (Mode)."}\n      - *modified_at\n',
+         '      - {name: transport_mode, description: "Road, Air, Sea or Rail (Mode)."}\n      - *modified_at\n'
+         '      - {name: phone, description: Dispatch phone number (Phone).}\n')
+
+
+def add_a_table(root: Path) -> None:
+    """Depots: a table of its own, with a rule that quarantines a depot without a name."""
+    edit(root, "logistics_etl/contract.py", "\nTABLES_BY_NAME",
+         '\nTABLES = TABLES + (_t("Depots", "DepotID", "DepotID:id! WarehouseID:id Name:text ModifiedAt:time!"),)\n'
+         "\nTABLES_BY_NAME")
+    last = "    - {table: ShipmentEvents, name: shipment_events, key: event_id, append_only: true}\n"
+    edit(root, "dbt_project.yml", last, last + "    - {table: Depots, name: depots, key: depot_id}\n")
+    edit(root, "dbt_project/bronze/_bronze.yml", "        description: Append-only; incremental by EventID.\n",
+         "        description: Append-only; incremental by EventID.\n      - name: Depots\n")
+    with open(root / "dbt_project/bronze/_bronze.yml", "a") as f:
+        f.write("""
+  - name: brz_depots
+    description: Landed versions of LogisticsDB.dbo.Depots.
+    columns:
+      - {name: depot_id, description: Source key (DepotID)., data_tests: [not_null]}
+      - {name: warehouse_id, description: Warehouse the depot belongs to (WarehouseID).}
+      - {name: depot_name, description: Depot name (Name).}
+      - *modified_at
+      - *is_deleted
+      - *batch_id
+      - *extracted_at
+      - *source_file
+      - *loaded_at
+""")
+    silver = (root / "dbt_project/silver/_silver.yml").read_text()
+    models_end = silver.index("\nunit_tests:")
+    (root / "dbt_project/silver/_silver.yml").write_text(silver[:models_end] + """
+  - name: slv_depots_checked
+    description: Current version of every depot, with its quarantine reason.
+    columns:
+      - {name: depot_id, description: Source key., data_tests: [unique, not_null]}
+  - name: slv_depots
+    description: Depots that passed their checks.
+""" + silver[models_end:])
+    (root / "dbt_project/bronze/brz_depots.sql").write_text("""with
+
+source as (
+
+    select * from {{ lake_batches('Depots') }} as batches
+
+),
+
+renamed as (
+
+    select
+        cast(DepotID as {{ dbt.type_bigint() }}) as depot_id,
+        cast(WarehouseID as {{ dbt.type_bigint() }}) as warehouse_id,
+        cast(Name as {{ dbt.type_string() }}) as depot_name,
+        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
+        {{ load_metadata_columns() }}
+
+    from source
+
+)
+
+select * from renamed
+""")
+    (root / "dbt_project/silver/slv_depots_checked.sql").write_text("""\
+{{ config(materialized='incremental', unique_key='depot_id') }}
+
+with
+
+depots as (
+
+    {{ current_versions('depots') }}
+
+),
+
+warehouses as (
+
+    select warehouse_id from {{ ref('slv_warehouses') }}
+
+),
+
+checked as (
+
+    select
+        depots.*,
+        case
+            when {{ flag_is_true('depots.is_deleted') }} then null
+            when depots.depot_name is null then 'missing_depot_name'
+            when warehouses.warehouse_id is null then 'unknown_warehouse'
+        end as quarantine_reason
+    from depots
+    left join warehouses
+        on depots.warehouse_id = warehouses.warehouse_id
+
+),
+
+final as (
+
+    {{ checked_versions('depots') }}
+
+)
+
+select * from final
+""")
+    (root / "dbt_project/silver/slv_depots.sql").write_text(
+        "with\n\nvalid as (\n\n    {{ valid_versions('depots') }}\n\n)\n\nselect * from valid\n")
+
+
+def changed_files(before: dict[str, str], root: Path) -> set[str]:
+    now = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()
+           and "__pycache__" not in p.parts and "target" not in p.parts}
+    return {path for path, text in now.items() if before.get(path) != text}
+
+
+def test_a_new_column_and_a_new_table_reach_silver_with_the_files_the_recipes_name(tmp_path: Path):
+    root = tmp_path / "project"
+    for path in COPIED:
+        src = PROJECT_ROOT / path
+        if src.is_dir():
+            shutil.copytree(src, root / path, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / path)
+    before = {str(p.relative_to(root)): p.read_text() for p in root.rglob("*") if p.is_file()
+              and "__pycache__" not in p.parts}
+
+    add_a_column(root)
+    assert changed_files(before, root) == NEW_COLUMN_FILES
+    add_a_table(root)
+    assert changed_files(before, root) == NEW_COLUMN_FILES | NEW_TABLE_FILES | NEW_TABLE_MODELS
+
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("LOGISTICS_SOURCE_URL", "LAKE_ROOT", "DUCKDB_PATH", "DBT_TARGET")}
+    env.update(LOGISTICS_DATA_DIR=str(data), PYTHONPATH=str(root))
+
+    def logistics(*args: str) -> str:
+        proc = subprocess.run([sys.executable, "-m", "logistics_etl.dev.cli", *args], cwd=root, env=env,
+                              capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, f"logistics {' '.join(args)}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        return proc.stdout
+
+    logistics("source", "generate", "--scale", "0.02", "--seed", "3")
+    source = sqlite3.connect(data / "source" / "logisticsdb.sqlite")
+    with source:
+        source.execute("""UPDATE "Carriers" SET "Phone" = '+31 20 555 ' || "CarrierID" WHERE "CarrierID" <= 3""")
+        source.executemany('INSERT INTO "Depots" VALUES (?, ?, ?, ?)', [
+            (1, 1, "North depot", "2025-05-01 08:00:00.000000"), (2, 2, "South depot", "2025-05-01 08:00:00.000000"),
+            (3, 1, None, "2025-05-01 08:00:00.000000")])
+    source.close()
+    logistics("extract")
+    logistics("dbt", "build", "--quiet", "--select", "tag:bronze", "tag:silver")
+    results = json.loads((root / "target" / "run_results.json").read_text())["results"]
+    assert {r["status"] for r in results} <= {"success", "pass"}, \
+        [(r["unique_id"], r["status"], r.get("message")) for r in results if r["status"] not in ("success", "pass")]
+
+    con = duckdb.connect(str(data / "warehouse.duckdb"), read_only=True)
+    try:
+        phones = con.execute("select carrier_id, phone from silver.slv_carriers where phone is not null "
+                             "order by 1").fetchall()
+        assert phones == [(i, f"+31 20 555 {i}") for i in (1, 2, 3)]
+        assert con.execute("select depot_id, depot_name from silver.slv_depots order by 1").fetchall() == [
+            (1, "North depot"), (2, "South depot")]
+        assert con.execute("select source_key, quarantine_reason from silver.slv_quarantine "
+                           "where source_table = 'Depots'").fetchall() == [(3, "missing_depot_name")]
+        assert con.execute("""
+            select sum(landed_rows), sum(silver_rows), sum(quarantined_rows), sum(unaccounted_rows)
+            from silver.slv_reconciliation where source_table = 'Depots'""").fetchall() == [(3, 2, 1, 0)]
+        assert con.execute("select sum(unaccounted_rows) from silver.slv_reconciliation").fetchall() == [(0,)]
+    finally:
+        con.close()
