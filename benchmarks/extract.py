@@ -15,7 +15,7 @@ runs the methods back to back, so a slow minute slows both sides of its ratio):
   driver in one statement, the amounts sent as scaled integers);
   `streaming-2`: the same in two key ranges read at once;
   `streaming-connectorx`: the same through connectorx (its `cursor` protocol; two key ranges, its default for
-  a table this big), the driver that reads SQL Server in production and read PostgreSQL until 2026-12-01;
+  a table this big), the driver that reads SQL Server in production;
 - `pandas`: `pandas.read_sql` (SQLAlchemy + psycopg) -> `DataFrame.to_parquet(compression="zstd")`.
 
 Then the two Parquet outputs are compared row for row (same row count, same

@@ -17,12 +17,9 @@ DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # A full read (first load, full refresh) of a table of at least PARALLEL_MIN_KEYS keys reads FULL_READ_PARALLEL
 # key ranges at once where connectorx reads the source (SQL Server, SQLite; PostgreSQL, read with ADBC, takes
-# one: source.full_read_ranges). Measured with connectorx from PostgreSQL at scale 10, two ranges against one,
-# interleaved: ShipmentEvents (5.7 million keys) 3.37-3.72 s against 3.76-3.88 s (2026-11-30, six runs each); on
-# 2026-12-01, Orders (1.0 million) 0.74-0.80 s against 0.83-0.92 s and Shipments (0.97 million) 1.02-1.10 s
-# against 1.07-1.14 s (six and eight runs), while Customers (50,000), Drivers (12,000) and Carriers (12) took
-# the same time either way. A table below 100,000 keys is read at once: a second connection to the source is not
-# worth it. Incremental reads are small and stay one statement.
+# one: source.full_read_ranges). connectorx keeps one of its threads busy per statement, so a second range pays
+# on a big table (benchmarks/extract.py); below PARALLEL_MIN_KEYS a second connection to the source is not worth
+# it. Incremental reads are small and stay one statement.
 FULL_READ_PARALLEL = 2
 PARALLEL_MIN_KEYS = 100_000
 # Airflow pools (created by `logistics airflow-settings load` from airflow_settings.yaml): the tasks that write

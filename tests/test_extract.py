@@ -647,13 +647,13 @@ def test_every_sql_server_query_parses_as_tsql():
 
 
 def test_the_tsql_shown_in_the_docs_is_what_the_extract_sends():
-    """docs/extract-and-lake.md shows the T-SQL for Shipments; it must stay the code's own output."""
+    """docs/extract.md shows the T-SQL for Shipments; it must stay the code's own output."""
     from datetime import datetime
 
     from logistics_etl.settings import PROJECT_ROOT
 
-    doc = (PROJECT_ROOT / "docs" / "extract-and-lake.md").read_text()
-    block = doc.split("### The T-SQL the extract sends", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
+    doc = (PROJECT_ROOT / "docs" / "extract.md").read_text()
+    block = doc.split("## The T-SQL the extract sends", 1)[1].split("```sql", 1)[1].split("```", 1)[0]
     shown = [re.sub(r"\s+", " ", s).strip() for s in re.split(r"--[^\n]*\n", block) if s.strip()]
     shown = [s for chunk in shown for s in re.split(r" (?=SELECT )", chunk)]
     t, d = get_table("Shipments"), queries.dialect_for("mssql://u:p@h/LogisticsDB")

@@ -51,9 +51,9 @@ def ui_env(settings: Settings, port: int) -> dict[str, str]:
             "AIRFLOW__API__WORKERS": "1",
             # the scheduler's log server (default 8793), next to the API port so two local Airflows do not clash
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(port + 1),
-            # The scheduler sleeps up to this long when a loop found nothing to do (Airflow's default: 1 s), so with
-            # one task at a time (DuckDB) each task waited about 0.75 s for the next loop: 42 of a night's 74 s at
-            # scale 0.05. At 0.2 s the night took 40-46 s, for 5 % of a core while idle instead of 1.4 %.
+            # The scheduler sleeps up to this long when a loop found nothing to do (Airflow's default: 1 s): with
+            # one task at a time (DuckDB) every task would wait for the next loop. 0.2 s costs a few per cent of a
+            # core while idle.
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": os.environ.get(
                 "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "0.2")}
 

@@ -212,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """The errors printed as `error: ...` (a bad setting, source, table or lake), not as a traceback. Imported
-    when one is raised: the extract's (pyarrow behind them) would add 40 ms to every command."""
+    when one is raised: importing the extract's (pyarrow behind them) would slow every command."""
     from logistics_etl.extract.conform import SchemaDriftError
     from logistics_etl.extract.source import SourceError
     from logistics_etl.extract.source_url import SourceURLError

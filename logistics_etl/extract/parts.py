@@ -52,7 +52,7 @@ def unscale(batch: pa.RecordBatch, scaled: dict[str, pa.DataType], table: Table)
 def constant(value: int, type_: pa.DataType, n: int) -> pa.Array:
     """`n` copies of an integer (or a bool, or microseconds for a timestamp), built from a buffer.
     `pa.scalar`/`pa.array` on a Python value would import pandas (pyarrow checks each Python input for
-    pandas types): 0.7 s in a fresh extract process with bytecode cached, 2.7 s without."""
+    pandas types), a cost of its own in every fresh extract process."""
     if pa.types.is_boolean(type_):
         data = pa.py_buffer((b"\xff" if value else b"\x00") * ((n + 7) // 8))
     else:
@@ -75,15 +75,13 @@ class PartWriter:
         self.folder, self.schema, self.rows_per_file, self.prefix = folder, schema, rows_per_file, prefix
         self.files: list[dict] = []
         # dictionary pages for text columns only (codes such as Status, EventType): on keys, times and
-        # amounts they cost more CPU than they save. Measured on ShipmentEvents at scale 10: 2.2x faster
-        # writes and files 46 % smaller than dictionary-encoding every column (benchmarks/extract.py).
+        # amounts they cost more CPU than they save, and make bigger files (benchmarks/extract.py)
         self._dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-        # keys, times and amounts delta-encoded (ascending keys and clustered times leave small deltas):
-        # ShipmentEvents at scale 10 written in 0.66 s instead of 1.05 s, 24 MB instead of 43 MB
+        # keys, times and amounts delta-encoded: ascending keys and clustered times leave small deltas, so
+        # the files are smaller and faster to write
         self._delta = delta_encoding(schema)
         # min/max statistics for every column but text: readers prune on keys, times, amounts and batch ids,
-        # never on a code or a name, and the text columns' statistics took 0.08-0.13 s of the 0.66 s that
-        # writing ShipmentEvents at scale 10 takes
+        # never on a code or a name, and the text columns' statistics are a noticeable share of a write
         self._statistics = [f.name for f in schema if f.name not in self._dictionary]
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0

@@ -1,9 +1,8 @@
 """PostgreSQL read as Arrow record batches through ADBC's libpq driver (`adbc-driver-postgresql`).
 
 The driver asks PostgreSQL for `COPY (<statement>) TO STDOUT (FORMAT binary)` and decodes it into Arrow in
-C. It extracts ShipmentEvents at scale 10 in one statement with about two thirds of the CPU (the server's
-included) that connectorx takes over two key ranges, and in 1.8-2.1 s against 2.6-3.0 s (docs/extract-and-lake.md,
-"Measured"), so PostgreSQL is read with it; SQL Server and SQLite stay with connectorx (`logistics_etl.extract.source`).
+C, with less CPU and in less time than connectorx takes for the same rows (benchmarks/extract.py), so
+PostgreSQL is read with it; SQL Server and SQLite stay with connectorx (`logistics_etl.extract.source`).
 
 Each statement is read in a thread of its own (the driver releases the GIL while it reads), a few batches
 ahead of the caller, so the caller writes Parquet while the next batch is read; a list of statements (key
@@ -29,8 +28,8 @@ _DONE = object()
 
 @lru_cache(maxsize=8)
 def _database(url: str) -> adbc_driver_manager.AdbcDatabase:
-    """One ADBC database per source URL and process: opening it loads the server's type catalog (about
-    30 ms); a connection made from it takes 3 ms."""
+    """One ADBC database per source URL and process: opening it loads the server's type catalog, which a
+    connection made from it then reuses."""
     import adbc_driver_postgresql
 
     return adbc_driver_postgresql.connect(url)

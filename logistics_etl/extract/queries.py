@@ -83,13 +83,12 @@ def scaled_decimal(dialect: Dialect, column: str, scale: int) -> str:
 def select_list(table: Table, dialect: Dialect, catalog: list[tuple[str, str, int | None, int | None]]
                 ) -> tuple[list[str], dict[str, pa.DataType]]:
     """The columns to read, in source order, from the rows of `source_columns`; and those of them sent as
-    scaled integers (name -> the contract's decimal type, for `extract._unscale`).
+    scaled integers (name -> the contract's decimal type, for `parts.unscale`).
 
     Every source column is read, new ones included (schema drift). A contract decimal whose source type is a
     DECIMAL/NUMERIC of the contract's scale, with no more digits than the contract's (and at most 18), is
     sent as a BIGINT count of its smallest unit (`scaled_decimal`): connectorx decodes a NUMERIC far slower
-    than a BIGINT (on PostgreSQL, Shipments' two amounts at scale 10 took 0.80 s as decimals and 0.51 s as
-    scaled integers, of 1.5 s for the whole table). Any other source type is read as it is, and `conform`
+    than a BIGINT (benchmarks/extract.py). Any other source type is read as it is, and `conform`
     checks it (a scale that changed to 3 digits fails the table there, naming the column)."""
     contract = {c.name.lower(): c for c in table.columns}
     columns, scaled = [], {}

@@ -47,8 +47,7 @@ _LIBPQ_MESSAGE = re.compile(r"\b(?:ERROR|FATAL):\s+([^\n]*)")
 def full_read_ranges(url: str) -> int:
     """Key ranges for a full read of a big table, unless configured: two where connectorx reads the source
     (one statement keeps one of its threads busy, settings.FULL_READ_PARALLEL), one for ADBC (it already
-    leaves a core to PostgreSQL; ShipmentEvents at scale 10 took 2.26-2.49 s in two ranges against
-    2.11-2.18 s in one, three runs each)."""
+    leaves a core to PostgreSQL, and one statement is faster: benchmarks/extract.py)."""
     return 1 if SourceURL.parse(url).driver == "adbc" else FULL_READ_PARALLEL
 
 
@@ -62,7 +61,7 @@ def read_arrow(url: str, sql: str | list[str], batch_size: int, driver: str | No
     statement (`postgres_arrow`).
 
     connectorx reads PostgreSQL (when asked to: the tests and the benchmark do) with its `cursor` protocol,
-    which streamed ShipmentEvents about 1.6x faster than its default binary COPY here."""
+    which streams faster than its default binary COPY."""
     driver = driver or SourceURL.parse(url).driver
     if driver == "adbc":
         from logistics_etl.extract import postgres_arrow

@@ -70,9 +70,8 @@ class BlobLake(Lake):
     # ------------------------------------------------------------------ reading
     def manifests(self, table: str) -> list[Manifest]:
         """Committed batches of a table, oldest first. A table gains a manifest a night, so they are
-        fetched 16 at a time: one request after another, a year of them cost 365 round trips a table.
-        365 manifests on Azurite behind a 10 ms proxy delay: 6.3-6.8 s one at a time, 1.5-1.7 s 16 at a
-        time (adlfs's own multi-path `cat` sent them one after another too)."""
+        fetched 16 at a time: one request after another, a year of them cost 365 round trips a table (adlfs's
+        own multi-path `cat` sends them one after another too; benchmarks/blob_manifests.py)."""
         self.fs.invalidate_cache()
         paths = sorted(self.fs.glob(f"{self._table(table)}/batch=*/{MANIFEST}"))
 
