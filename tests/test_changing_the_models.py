@@ -23,7 +23,7 @@ from logistics_etl.settings import PROJECT_ROOT
 COPIED = ["dbt_project.yml", "dbt_project", "macros", "seeds", "snapshots", "profiles", "tests/dbt", "logistics_etl"]
 # what each recipe changes, and nothing else (the models of a new table are new files)
 NEW_COLUMN_FILES = {"logistics_etl/contract.py", "dbt_project/bronze/brz_carriers.sql",
-                    "dbt_project/bronze/_bronze.yml"}
+                    "dbt_project/bronze/_bronze.yml", "dbt_project/silver/_silver.yml"}
 NEW_TABLE_FILES = {"logistics_etl/contract.py", "dbt_project.yml", "dbt_project/bronze/_bronze.yml",
                    "dbt_project/silver/_silver.yml"}
 NEW_TABLE_MODELS = {"dbt_project/bronze/brz_depots.sql", "dbt_project/silver/slv_depots_checked.sql",
@@ -48,107 +48,46 @@ def add_a_column(root: Path) -> None:
          '      - {name: transport_mode, description: "Road, Air, Sea or Rail (Mode)."}\n      - *modified_at\n',
          '      - {name: transport_mode, description: "Road, Air, Sea or Rail (Mode)."}\n      - *modified_at\n'
          '      - {name: phone, description: Dispatch phone number (Phone).}\n')
+    # described where silver shows it (the models' columns come from the bronze YAML)
+    silver = root / "dbt_project/silver/_silver.yml"
+    text = silver.read_text()
+    for model in ("slv_carriers_checked", "slv_carriers"):
+        block = _yaml_block(text, model)
+        text = text.replace(block, block.replace("      - *modified_at\n", "      - *modified_at\n"
+                                                 "      - {name: phone, description: Dispatch phone number.}\n", 1))
+    silver.write_text(text)
+
+
+def _like_warehouses(text: str) -> str:
+    return text.replace("Warehouse", "Depot").replace("warehouse", "depot")
+
+
+def _yaml_block(text: str, model: str) -> str:
+    """A model's block in a YAML file of models, up to the next model."""
+    start = text.index(f"  - name: {model}\n")
+    end = text.find("\n  - name: ", start + 1)
+    return text[start:end if end > 0 else len(text)].rstrip() + "\n"
 
 
 def add_a_table(root: Path) -> None:
-    """Depots: a table of its own, with a rule that quarantines a depot without a name."""
+    """Depots, a table shaped like Warehouses: its models start as copies of those of Warehouses, as a
+    developer's would."""
     edit(root, "logistics_etl/contract.py", "\nTABLES_BY_NAME",
-         '\nTABLES = TABLES + (_t("Depots", "DepotID", "DepotID:id! WarehouseID:id Name:text ModifiedAt:time!"),)\n'
-         "\nTABLES_BY_NAME")
+         '\nTABLES = TABLES + (_t("Depots", "DepotID", "DepotID:id! DepotCode:text Name:text City:text "\n'
+         '                      "Country:text ModifiedAt:time!"),)\n\nTABLES_BY_NAME')
     last = "    - {table: ShipmentEvents, name: shipment_events, key: event_id, append_only: true}\n"
     edit(root, "dbt_project.yml", last, last + "    - {table: Depots, name: depots, key: depot_id}\n")
     edit(root, "dbt_project/bronze/_bronze.yml", "        description: Append-only; incremental by EventID.\n",
          "        description: Append-only; incremental by EventID.\n      - name: Depots\n")
-    with open(root / "dbt_project/bronze/_bronze.yml", "a") as f:
-        f.write("""
-  - name: brz_depots
-    description: Landed versions of LogisticsDB.dbo.Depots.
-    columns:
-      - {name: depot_id, description: Source key (DepotID)., data_tests: [not_null]}
-      - {name: warehouse_id, description: Warehouse the depot belongs to (WarehouseID).}
-      - {name: depot_name, description: Depot name (Name).}
-      - *modified_at
-      - *is_deleted
-      - *batch_id
-      - *extracted_at
-      - *source_file
-      - *loaded_at
-""")
-    silver = (root / "dbt_project/silver/_silver.yml").read_text()
-    models_end = silver.index("\nunit_tests:")
-    (root / "dbt_project/silver/_silver.yml").write_text(silver[:models_end] + """
-  - name: slv_depots_checked
-    description: Current version of every depot, with its quarantine reason.
-    columns:
-      - {name: depot_id, description: Source key., data_tests: [unique, not_null]}
-  - name: slv_depots
-    description: Depots that passed their checks.
-""" + silver[models_end:])
-    (root / "dbt_project/bronze/brz_depots.sql").write_text("""with
-
-source as (
-
-    select * from {{ lake_batches('Depots') }} as batches
-
-),
-
-renamed as (
-
-    select
-        cast(DepotID as {{ dbt.type_bigint() }}) as depot_id,
-        cast(WarehouseID as {{ dbt.type_bigint() }}) as warehouse_id,
-        cast(Name as {{ dbt.type_string() }}) as depot_name,
-        {{ as_utc_timestamp('ModifiedAt') }} as modified_at,
-        {{ load_metadata_columns() }}
-
-    from source
-
-)
-
-select * from renamed
-""")
-    (root / "dbt_project/silver/slv_depots_checked.sql").write_text("""\
-{{ config(materialized='incremental', unique_key='depot_id') }}
-
-with
-
-depots as (
-
-    {{ current_versions('depots') }}
-
-),
-
-warehouses as (
-
-    select warehouse_id from {{ ref('slv_warehouses') }}
-
-),
-
-checked as (
-
-    select
-        depots.*,
-        case
-            when {{ flag_is_true('depots.is_deleted') }} then null
-            when depots.depot_name is null then 'missing_depot_name'
-            when warehouses.warehouse_id is null then 'unknown_warehouse'
-        end as quarantine_reason
-    from depots
-    left join warehouses
-        on depots.warehouse_id = warehouses.warehouse_id
-
-),
-
-final as (
-
-    {{ checked_versions('depots') }}
-
-)
-
-select * from final
-""")
-    (root / "dbt_project/silver/slv_depots.sql").write_text(
-        "with\n\nvalid as (\n\n    {{ valid_versions('depots') }}\n\n)\n\nselect * from valid\n")
+    for yml, models in (("bronze/_bronze.yml", ["brz_warehouses"]),
+                        ("silver/_silver.yml", ["slv_warehouses_checked", "slv_warehouses"])):
+        text = (root / "dbt_project" / yml).read_text()
+        blocks = "".join("\n" + _like_warehouses(_yaml_block(text, m)) for m in models)
+        cut = text.index("\nunit_tests:") if "\nunit_tests:" in text else len(text)
+        (root / "dbt_project" / yml).write_text(text[:cut].rstrip() + "\n" + blocks + text[cut:])
+    for model in ("bronze/brz_warehouses.sql", "silver/slv_warehouses_checked.sql", "silver/slv_warehouses.sql"):
+        sql = (root / "dbt_project" / model).read_text()
+        (root / "dbt_project" / _like_warehouses(model)).write_text(_like_warehouses(sql))
 
 
 def changed_files(before: dict[str, str], root: Path) -> set[str]:
@@ -189,9 +128,10 @@ def test_a_new_column_and_a_new_table_reach_silver_with_the_files_the_recipes_na
     source = sqlite3.connect(data / "source" / "logisticsdb.sqlite")
     with source:
         source.execute("""UPDATE "Carriers" SET "Phone" = '+31 20 555 ' || "CarrierID" WHERE "CarrierID" <= 3""")
-        source.executemany('INSERT INTO "Depots" VALUES (?, ?, ?, ?)', [
-            (1, 1, "North depot", "2025-05-01 08:00:00.000000"), (2, 2, "South depot", "2025-05-01 08:00:00.000000"),
-            (3, 1, None, "2025-05-01 08:00:00.000000")])
+        source.executemany('INSERT INTO "Depots" VALUES (?, ?, ?, ?, ?, ?)', [
+            (1, "DP1", "North depot", "Utrecht", "NL", "2025-05-01 08:00:00.000000"),
+            (2, "DP2", "South depot", "Lyon", "FR", "2025-05-01 08:00:00.000000"),
+            (3, None, "Depot without a code", "Lille", "FR", "2025-05-01 08:00:00.000000")])
     source.close()
     logistics("extract")
     logistics("dbt", "build", "--quiet", "--select", "tag:bronze", "tag:silver")
@@ -204,10 +144,10 @@ def test_a_new_column_and_a_new_table_reach_silver_with_the_files_the_recipes_na
         phones = con.execute("select carrier_id, phone from silver.slv_carriers where phone is not null "
                              "order by 1").fetchall()
         assert phones == [(i, f"+31 20 555 {i}") for i in (1, 2, 3)]
-        assert con.execute("select depot_id, depot_name from silver.slv_depots order by 1").fetchall() == [
-            (1, "North depot"), (2, "South depot")]
+        assert con.execute("select depot_id, depot_code from silver.slv_depots order by 1").fetchall() == [
+            (1, "DP1"), (2, "DP2")]
         assert con.execute("select source_key, quarantine_reason from silver.slv_quarantine "
-                           "where source_table = 'Depots'").fetchall() == [(3, "missing_depot_name")]
+                           "where source_table = 'Depots'").fetchall() == [(3, "missing_depot_code")]
         assert con.execute("""
             select sum(landed_rows), sum(silver_rows), sum(quarantined_rows), sum(unaccounted_rows)
             from silver.slv_reconciliation where source_table = 'Depots'""").fetchall() == [(3, 2, 1, 0)]
