@@ -95,12 +95,17 @@ def one_at_a_time(lake: BlobLake) -> list[Manifest]:
     return [Manifest.from_json(lake.fs.cat_file(p).decode()) for p in paths]
 
 
+def proxied_benchmark_args(description: str, count: str) -> argparse.Namespace:
+    """The options of a benchmark on Azurite behind the delay proxy: how many (`--<count>`), the delay, rounds."""
+    ap = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument(f"--{count}", type=int, default=365)
+    ap.add_argument("--delay-ms", type=float, default=10.0, help="added to every request to Azurite")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds; the fastest counts")
+    return ap.parse_args()
+
+
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--manifests", type=int, default=365)
-    ap.add_argument("--delay-ms", type=float, default=10.0)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = proxied_benchmark_args(__doc__, "manifests")
     methods = {"one at a time": one_at_a_time, "BlobLake.manifests": lambda lake: lake.manifests(TABLE)}
     with tempfile.TemporaryDirectory() as tmp, running_azurite(Path(tmp)) as azurite:
         writer = BlobLake("abfs://bench/lake", azurite.connection_string)

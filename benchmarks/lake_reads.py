@@ -38,7 +38,6 @@ it. Prints a table and writes `benchmarks/results/lake_reads.json`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -48,7 +47,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from benchmarks.blob_manifests import behind_delay_proxy, running_azurite
+from benchmarks.blob_manifests import behind_delay_proxy, proxied_benchmark_args, running_azurite
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TABLE = "Shipments"
@@ -127,11 +126,7 @@ FRESHNESS = ("max over source", "newest manifest")
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nights", type=int, default=365)
-    ap.add_argument("--delay-ms", type=float, default=10.0)
-    ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
+    args = proxied_benchmark_args(__doc__, "nights")
     import adlfs
     import duckdb
 

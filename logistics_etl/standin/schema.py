@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 from datetime import UTC, datetime
+from pathlib import Path
 
 from logistics_etl.contract import TABLES, TYPES, Table
 
@@ -12,21 +14,9 @@ ANCHOR = datetime(2025, 6, 1, tzinfo=UTC)
 HISTORY_DAYS = 365
 TIME_FORMAT = "%Y-%m-%d %H:%M:%S.%f"  # how the SQLite stand-in stores datetime2 values
 
-# (code, name, mode, on-time probability, lost rate, return rate, billing currency)
-CARRIERS = [
-    ("SWFT", "Swift Freight", "Road", 0.96, 0.002, 0.010, "EUR"),
-    ("NRTH", "Northline Logistics", "Road", 0.93, 0.003, 0.012, "EUR"),
-    ("ATLX", "Atlas Express", "Air", 0.95, 0.001, 0.008, "USD"),
-    ("BLUE", "Blue Ocean Shipping", "Sea", 0.78, 0.004, 0.015, "USD"),
-    ("RAIL", "EuroRail Cargo", "Rail", 0.88, 0.002, 0.010, "EUR"),
-    ("PCKT", "Pocket Couriers", "Road", 0.84, 0.006, 0.030, "GBP"),
-    ("TRNS", "TransContinental", "Road", 0.90, 0.003, 0.014, "USD"),
-    ("HRZN", "Horizon Air Cargo", "Air", 0.92, 0.002, 0.009, "USD"),
-    ("DLTA", "Delta Road Haulage", "Road", 0.81, 0.005, 0.020, "EUR"),
-    ("MRDN", "Meridian Logistics", "Road", 0.86, 0.004, 0.018, "GBP"),
-    ("KSTL", "Coastal Freight", "Sea", 0.74, 0.006, 0.016, "USD"),
-    ("VLCT", "Velocity Couriers", "Road", 0.97, 0.001, 0.007, "EUR"),
-]
+# (code, name, mode, on-time probability, lost rate, return rate, billing currency), from carriers.csv
+CARRIERS = [(r["code"], r["name"], r["mode"], float(r["on_time"]), float(r["lost_rate"]), float(r["return_rate"]),
+             r["currency"]) for r in csv.DictReader(Path(__file__).with_name("carriers.csv").read_text().splitlines())]
 
 # (country, currency, cities)
 COUNTRIES = [
