@@ -21,7 +21,7 @@
             {%- for batch_id in committed | select('>', loaded) | list or committed[-1:] -%}
                 {%- do parts.append(batch_folder(table_name, batch_id) ~ '/part-*.parquet') -%}
             {%- endfor -%}
-            {%- set lake = with_lake_files(lake, lake_folder(table_name) ~ '/batch=*/part-*.parquet', parts) -%}
+            {%- set lake = with_lake_files(lake, lake_parts(table_name), parts) -%}
         {%- endif -%}
         {{- return('(select * from ' ~ lake ~ ' where _batch_id > ' ~ loaded ~ ')') -}}
     {%- endif -%}
@@ -41,7 +41,7 @@
     {%- if not is_incremental() -%}
         {{- return(manifests) -}}
     {%- endif -%}
-    {%- set pattern = lake_folder('*') ~ '/batch=*/_manifest.json' -%}
+    {%- set pattern = lake_manifests('*') -%}
     {%- if execute and target.type == 'duckdb' and dbt.is_incremental() -%}
         {%- set listed = run_query(
             "select file, exists (select 1 from " ~ this ~ " as read_before "
@@ -64,8 +64,11 @@
     ) -}}
 {%- endmacro %}
 
-{#- A lake table's folder (`*` for every table's), as the lake sources spell
-    it in _bronze.yml; and one batch's folder in it. -#}
+{#- The lake's layout (logistics_etl/lake/batches.py), the one place dbt
+    spells it; the lake sources' `external_location` in _bronze.yml repeats
+    it (source YAML cannot call a macro), and `with_lake_files` fails when the
+    two differ. A lake table's folder (`*` for every table's), one batch's
+    folder in it, and the globs of a table's part files and manifests. -#}
 {% macro lake_folder(table_name) -%}
     {{- return(env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/' ~ table_name) -}}
 {%- endmacro %}
@@ -74,12 +77,20 @@
     {{- return(lake_folder(table_name) ~ '/batch=' ~ '%06d' % batch_id) -}}
 {%- endmacro %}
 
+{% macro lake_parts(table_name) -%}
+    {{- return(lake_folder(table_name) ~ '/batch=*/part-*.parquet') -}}
+{%- endmacro %}
+
+{% macro lake_manifests(table_name) -%}
+    {{- return(lake_folder(table_name) ~ '/batch=*/_manifest.json') -}}
+{%- endmacro %}
+
 {#- Batch ids of a lake table's committed batches (the folders holding a
     `_manifest.json`), in order: one listing of the folder, no file read. -#}
 {% macro listed_batches(table_name) -%}
     {{- return(run_query(
         "select distinct cast(regexp_extract(file, 'batch=([0-9]+)/', 1) as bigint) "
-        ~ "from glob('" ~ lake_folder(table_name) ~ "/batch=*/_manifest.json') order by 1"
+        ~ "from glob('" ~ lake_manifests(table_name) ~ "') order by 1"
     ).columns[0].values() | list) -}}
 {%- endmacro %}
 
@@ -112,10 +123,46 @@
         {%- set committed = listed_batches(table_name) -%}
         {%- if committed -%}
             {%- set manifest = with_lake_files(source('lake_audit', 'manifests'),
-                lake_folder('*') ~ '/batch=*/_manifest.json',
+                lake_manifests('*'),
                 [batch_folder(table_name, committed[-1]) ~ '/_manifest.json']) -%}
             {{- return('select max(extracted_at) from ' ~ manifest ~ ' as newest_manifest') -}}
         {%- endif -%}
     {%- endif -%}
     {{- return('select max(_extracted_at) from ' ~ source('lake', table_name) ~ ' as lake_table') -}}
+{%- endmacro %}
+
+
+{#- dbt-spark reads the lake through views that this on-run-start hook
+    (re)creates: `lake.<Table>` over the committed batches of each table, and
+    `lake_audit.manifests` over the batch manifests, the same relations that
+    dbt-duckdb reads through the sources' `external_location`. A batch is read
+    only once its `_manifest.json` exists (the manifest is the commit); the
+    manifests are listed, not read (`binaryFile` reads no content when the
+    query takes only the path). -#}
+{% macro create_lake_views() -%}
+    {%- if execute and target.type == 'spark' -%}
+        {%- do run_query('create schema if not exists lake') -%}
+        {%- do run_query('create schema if not exists lake_audit') -%}
+        {%- for source_node in graph.sources.values() if source_node.source_name == 'lake' -%}
+            {%- do run_query(
+                "create or replace view lake.`" ~ source_node.name ~ "` as\n"
+                ~ "select parts.*, parts._metadata.file_path as filename\n"
+                ~ "from parquet.`" ~ lake_parts(source_node.name) ~ "` as parts\n"
+                ~ "where regexp_extract(parts._metadata.file_path, 'batch=([0-9]+)/', 1) in (\n"
+                ~ "    select regexp_extract(manifest.path, 'batch=([0-9]+)/', 1)\n"
+                ~ "    from binaryFile.`" ~ lake_manifests(source_node.name) ~ "` as manifest\n"
+                ~ ")"
+            ) -%}
+        {%- endfor -%}
+        {%- do run_query(
+            "create or replace view lake_audit.manifests as\n"
+            ~ "select manifest.*, manifest_file.path as filename\n"
+            ~ "from binaryFile.`" ~ lake_manifests('*') ~ "` as manifest_file\n"
+            ~ "lateral view inline(array(from_json(cast(manifest_file.content as string), '"
+            ~ "`table` string, batch_id bigint, mode string, rows bigint, deleted_rows bigint, "
+            ~ "files array<struct<name: string, rows: bigint, bytes: bigint>>, seconds double, key_count bigint, "
+            ~ "watermark_column string, watermark_from string, watermark_to string, extracted_at string, "
+            ~ "committed_at string, run_id string'))) manifest"
+        ) -%}
+    {%- endif -%}
 {%- endmacro %}

@@ -5,7 +5,7 @@ an in-process Spark session (pyspark, Java 17 from the machine), with its Hive m
 temporary folder. Delta's jars cannot be installed on these machines, so the tables are Parquet, and the
 target builds from scratch only (macros/spark_parquet_builds.sql): every incremental model and snapshot is
 then a create-table-as, the SQL a first build on Databricks runs too. The lake is read through the views
-of macros/spark_lake_views.sql.
+of macros/lake_batches.sql.
 
 The same lake is also built on DuckDB (`dev`): every table the two builds write must hold the same rows,
 so the models mean the same thing on both engines.
