@@ -4,7 +4,8 @@
 
 Each benchmark writes its JSON; this page is the one place that shows them, regenerated, never edited by
 hand. The orchestration results get a before/after table (`orchestration-before.json` is the previous design
-measured with the same benchmark); any other result file is listed as its top-level measures.
+measured with the same benchmark); any other result file is shown as its measures, and each list of records in
+it as a table.
 """
 
 from __future__ import annotations
@@ -54,11 +55,31 @@ def _orchestration(results: dict[str, dict]) -> list[str]:
     return [*lines, ""]
 
 
+def _scalars(record: dict, prefix: str = "") -> dict:
+    """A record's numbers and words, nested dicts flattened one level (`seconds.whole source`)."""
+    out = {}
+    for key, value in record.items():
+        if isinstance(value, (int, float, str, bool)):
+            out[prefix + key] = round(value, 3) if isinstance(value, float) else value
+        elif isinstance(value, dict) and not prefix:
+            out.update(_scalars(value, f"{key}."))
+    return out
+
+
 def _generic(name: str, result: dict) -> list[str]:
-    rows = [(k, v) for k, v in result.items() if isinstance(v, (int, float, str, bool))]
-    if not rows:
-        return [f"## {name}", "", f"See `benchmarks/results/{name}.json`.", ""]
-    return [f"## {name}", "", "| measure | value |", "| --- | ---: |", *[f"| {k} | {v} |" for k, v in rows], ""]
+    """Top-level measures as rows; each list of records (tables, builds) as a table of its own."""
+    lines = [f"## {name}", "", f"`uv run python -m benchmarks.{name.split('-')[0]}`; the whole result in "
+             f"`benchmarks/results/{name}.json`.", ""]
+    top = _scalars({k: v for k, v in result.items() if not isinstance(v, list)})
+    if top:
+        lines += ["| measure | value |", "| --- | ---: |", *[f"| {k} | {v} |" for k, v in top.items()], ""]
+    for key, records in result.items():
+        if isinstance(records, list) and records and all(isinstance(r, dict) for r in records):
+            flat = [_scalars(r) for r in records]
+            columns = [c for c in flat[0] if all(c in f for f in flat)]
+            lines += [f"{key}:", "", "| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns),
+                      *["| " + " | ".join(str(f[c]) for c in columns) + " |" for f in flat], ""]
+    return lines
 
 
 def render(results_dir: Path = RESULTS) -> str:
