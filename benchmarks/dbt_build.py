@@ -30,7 +30,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchmarks.orchestration import timed
+from benchmarks.orchestration import run
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "data" / "bench-dbt"
@@ -41,7 +41,7 @@ BIN = Path(sys.executable).parent
 def _run(args: list[str], env: dict[str, str], log: Path) -> float:
     with open(log, "a") as fh:
         fh.write(f"\n$ logistics {' '.join(args)}\n")
-    return timed([str(BIN / "logistics"), *args], env, log)
+    return run([str(BIN / "logistics"), *args], env, log)[0]
 
 
 def _dbt_times(keep_as: Path) -> dict:

@@ -107,3 +107,17 @@ def test_dbt_lists_the_source_tables_of_the_contract():
         assert first["name"] == key and f"({table.key})" in first["description"], \
             f"{name}: its first column is the key {key} ({table.key})"
         assert (PROJECT_ROOT / "dbt_project" / "bronze" / f"{name}.sql").exists()
+
+
+def test_every_module_and_benchmark_imports():
+    """A module moved or renamed leaves no import behind, in the package or in the benchmarks (which no other
+    test runs)."""
+    import importlib
+    import pkgutil
+
+    import benchmarks
+    import logistics_etl
+
+    for package in (logistics_etl, benchmarks):
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)

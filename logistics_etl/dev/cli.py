@@ -130,8 +130,9 @@ def cmd_history(args, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="logistics", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    # the commands are listed once, by argparse, from each one's help
+    p = argparse.ArgumentParser(prog="logistics", description="Every step of the pipeline outside Airflow, "
+                                "for people and tests.")
     p.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
     sub = p.add_subparsers(dest="command", required=True)
 
