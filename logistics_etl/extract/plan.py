@@ -10,7 +10,6 @@ each.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -29,8 +28,6 @@ from logistics_etl.settings import PARALLEL_MIN_KEYS
 
 if TYPE_CHECKING:
     from logistics_etl.settings import Settings
-
-log = logging.getLogger(__name__)
 
 Reader = Callable[[str, "str | list[str]", int], Iterable[pa.RecordBatch]]
 
