@@ -21,7 +21,7 @@ from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavi
 
 from logistics_etl.contract import TABLES
 from logistics_etl.orchestration.dbt_nodes import BUILD_TASK_ID, DBT_LOG_ENV, DbtBuild, NodeTasks, publish_build_report
-from logistics_etl.orchestration.night_tasks import check_configuration, export_lake_credentials, extract, fail_the_run
+from logistics_etl.orchestration.night_tasks import check_configuration, export_dbt_task_env, extract, fail_the_run
 from logistics_etl.settings import DAG_ID, DBT_PROFILE, EXTRACT_POOL, PROJECT_ROOT, WAREHOUSE_POOL, load_settings
 
 SETTINGS = load_settings()
@@ -43,7 +43,7 @@ PROFILE = ProfileConfig(profile_name=DBT_PROFILE, target_name=SETTINGS.dbt_targe
                         profiles_yml_filepath=PROJECT_ROOT / "profiles" / "profiles.yml")
 EXECUTION = ExecutionConfig(execution_mode=ExecutionMode.LOCAL, invocation_mode=InvocationMode.DBT_RUNNER)
 DBT_ARGS = {"install_deps": False, "pool": WAREHOUSE_POOL, "dbt_cmd_flags": ["--no-use-colors"],
-            **({"pre_execute": export_lake_credentials} if SETTINGS.lake_is_blob else {})}
+            **({"pre_execute": export_dbt_task_env} if SETTINGS.dbt_task_env_from_airflow else {})}
 NODES = NodeTasks(build_task_id=BUILD_TASK_ID)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "medallion_architecture_etl"  # dags/medallion_architecture_etl.py
 DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
+DBT_TARGETS = ("dev", "databricks", "spark", "sqlserver", "lint")  # the outputs of profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # A full read (first load, full refresh) of a table of at least PARALLEL_MIN_KEYS keys reads FULL_READ_PARALLEL
 # key ranges at once where connectorx reads the source (SQL Server, SQLite; PostgreSQL, read with ADBC, takes
@@ -105,6 +106,11 @@ class Settings:
         return self.lake_root.startswith(BLOB_SCHEMES)
 
     @property
+    def dbt_task_env_from_airflow(self) -> bool:
+        """Whether a dbt task reads anything from Airflow when it runs (orchestration/connections.dbt_task_env)."""
+        return self.lake_is_blob or self.dbt_target in ("spark", "databricks")
+
+    @property
     def manifest_path(self) -> Path:
         return PROJECT_ROOT / "target" / "manifest.json"
 
@@ -146,7 +152,7 @@ def load_settings() -> Settings:
         lake_conn_id=os.environ.get("LOGISTICS_LAKE_CONN_ID") or "azure_data_lake_default",
         duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
         batch_size=_int("LOGISTICS_BATCH_SIZE", 200_000),
-        dbt_target=os.environ.get("DBT_TARGET", "dev"),
+        dbt_target=_choice("DBT_TARGET", "dev", DBT_TARGETS),
         timezone=_timezone("LOGISTICS_TIMEZONE", "UTC"),
         alert_email=os.environ.get("LOGISTICS_ALERT_EMAIL", "data-alerts@example.com"),
         task_retries=_int("LOGISTICS_TASK_RETRIES", 3, minimum=0),

@@ -11,7 +11,12 @@ from pathlib import Path
 import pytest
 
 from logistics_etl.dev.airflow_env import with_airflow_env
-from logistics_etl.orchestration.airflow_settings import SETTINGS_FILE, check_run_config, read_settings_file
+from logistics_etl.orchestration.airflow_settings import (
+    SETTINGS_FILE,
+    check_run_config,
+    dbt_task_env,
+    read_settings_file,
+)
 from logistics_etl.settings import ConfigError, load_settings
 from tests.conftest import run_cli
 
@@ -22,6 +27,8 @@ def test_the_file_declares_the_connections_and_variables_without_secrets():
     assert by_id["sql_server_default"]["conn_type"] == "mssql"
     assert by_id["sql_server_default"]["schema"] == "LogisticsDB"
     assert by_id["azure_data_lake_default"]["conn_type"] == "wasb"
+    assert by_id["databricks_default"]["conn_type"] == "databricks"
+    assert by_id["databricks_default"]["password"] is None, "no Databricks token in the repository"
     assert by_id["sql_server_default"]["password"] is None, "no password in the repository"
     assert "sas_token" not in (by_id["azure_data_lake_default"]["extra"] or {}), "no SAS token in the repository"
     assert variables["environment"] == "dev"
@@ -132,10 +139,32 @@ def test_a_source_server_that_does_not_answer_fails_the_check_naming_it(airflow_
     assert "s3cret" not in str(err.value)
 
 
+def test_a_dbt_task_takes_spark_config_and_the_databricks_connection_when_it_runs(airflow_vars):
+    """What a dbt task's pre_execute puts into its environment, through Airflow's own lookups."""
+    airflow_vars.setenv("DBT_TARGET", "databricks")
+    for name in ("DATABRICKS_HOST", "DATABRICKS_HTTP_PATH", "DATABRICKS_TOKEN"):
+        airflow_vars.delenv(name, raising=False)
+    airflow_vars.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps(
+        {"conn_type": "databricks", "host": "adb-1.azuredatabricks.net", "password": "dapi-s3cret",
+         "extra": {"http_path": "/sql/1.0/warehouses/abc"}}))
+    env = dbt_task_env(load_settings())
+    assert json.loads(env["LOGISTICS_SPARK_CONF"]) == {"spark.driver.memory": "2g", "spark.executor.memory": "8g"}
+    assert env["DATABRICKS_HOST"] == "adb-1.azuredatabricks.net" and env["DATABRICKS_TOKEN"] == "dapi-s3cret"
+    assert check_run_config(load_settings())["connection databricks_default"] == "ok"
+    airflow_vars.setenv("AIRFLOW_CONN_DATABRICKS_DEFAULT", json.dumps({"conn_type": "databricks", "host": "adb-1"}))
+    with pytest.raises(ConfigError, match="DATABRICKS_HTTP_PATH is not set and Airflow connection "
+                                          "'databricks_default' has no extra 'http_path'"):
+        dbt_task_env(load_settings())
+    airflow_vars.setenv("DBT_TARGET", "dev")
+    assert dbt_task_env(load_settings()) == {}  # a local lake on DuckDB reads nothing from Airflow
+
+
 @pytest.mark.parametrize("var, value, message", [
     ("AIRFLOW_VAR_SPARK_CONFIG", None, "Airflow Variable 'spark_config' is not set"),
     ("AIRFLOW_VAR_SPARK_CONFIG", "{driver_memory: 2g", "Airflow Variable 'spark_config' is not valid JSON"),
     ("AIRFLOW_VAR_SPARK_CONFIG", '{"driver_memory": "2g"}', "spark_config': executor_memory must be a memory size"),
+    ("AIRFLOW_VAR_SPARK_CONFIG", '{"driver_memory": "2g", "executor_memory": "4g", "cores": 4}',
+     "spark_config': unknown key 'cores' (driver_memory, executor_memory or a Spark setting spark.*)"),
     ("AIRFLOW_VAR_ENVIRONMENT", None, "Airflow Variable 'environment' must be one of dev, test, production"),
     ("AIRFLOW_CONN_SQL_SERVER_DEFAULT", None, "Airflow connection 'sql_server_default' is not defined"),
     ("AIRFLOW_CONN_SQL_SERVER_DEFAULT", '{"conn_type": "mssql", "login": "etl"}', "field 'host' is empty"),

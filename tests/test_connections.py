@@ -20,6 +20,7 @@ from logistics_etl.extract.table import extract_table
 from logistics_etl.lake.batches import Lake
 from logistics_etl.orchestration.connections import (
     ConnectionFields,
+    databricks_env,
     lake_connection_string,
     resolve_source_url,
     source_url_from_connection,
@@ -85,6 +86,20 @@ def test_missing_source_connection_fails_with_its_name(monkeypatch: pytest.Monke
     monkeypatch.delenv("AIRFLOW_CONN_SQL_SERVER_DEFAULT", raising=False)
     proc = run_cli("extract", "--tables", "Carriers", "--source", "airflow://sql_server_default", check=False)
     assert proc.returncode == 2 and "Airflow connection 'sql_server_default' is not defined" in proc.stderr
+
+
+def test_databricks_connection_fills_what_the_environment_does_not_set():
+    conn = ConnectionFields("databricks_default", "databricks", host="https://adb-1.2.azuredatabricks.net/",
+                            password="dapi-secret", extra={"http_path": "/sql/1.0/warehouses/abc"})
+    assert databricks_env(conn, {}) == {"DATABRICKS_HOST": "adb-1.2.azuredatabricks.net",
+                                        "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/abc",
+                                        "DATABRICKS_TOKEN": "dapi-secret"}
+    assert databricks_env(conn, {"DATABRICKS_TOKEN": "from-env"}).keys() == {"DATABRICKS_HOST",
+                                                                              "DATABRICKS_HTTP_PATH"}
+    no_token = ConnectionFields("databricks_default", "databricks", host="adb-1", extra={"http_path": "/x"})
+    with pytest.raises(ConfigError, match="DATABRICKS_TOKEN is not set and Airflow connection 'databricks_default' "
+                                          "has no password"):
+        databricks_env(no_token, {})
 
 
 def test_wasb_connection_with_sas_token_or_connection_string():

@@ -8,6 +8,10 @@ ways a DuckDB or Spark model breaks on SQL Server: a TRUE/FALSE literal, a flag 
 (`where not is_deleted`) and a predicate used as a value (`x in (6, 7) as is_weekend`); models write
 those through macros/booleans.sql.
 
+Databricks: every model compiled with dbt-databricks (its own macros over dbt-spark's, the production target)
+parses as Databricks SQL; no workspace is reached (the profile's host and token are placeholders here), and
+with no host or token set, dbt names the setting that is missing.
+
 Spark: every model compiled with dbt-spark (the Spark SQL that dbt-databricks runs; the `spark` target, an
 in-process pyspark session that compiling does not start) parses as Spark SQL, in both branches too. This
 checks the SQL of both branches; tests/test_spark_build.py builds and tests the project on a Spark session.
@@ -47,12 +51,13 @@ def tsql_boolean_misuse(statement: exp.Expression) -> list[str]:
     return found
 
 
-def compile_models(target: str, target_path: Path, incremental: bool) -> dict[str, str]:
+def compile_models(target: str, target_path: Path, incremental: bool,
+                   env: dict[str, str] | None = None) -> dict[str, str]:
     """Every model's SQL compiled by dbt for `target`, with no warehouse to look at: which branch the
     incremental models render is given (`render_incremental`), not asked of the warehouse."""
     run_cli("dbt", "compile", "--target", target, "--target-path", str(target_path),
             "--select", "resource_type:model", "--no-populate-cache",
-            "--vars", json.dumps({"render_incremental": incremental}), "--quiet")
+            "--vars", json.dumps({"render_incremental": incremental}), "--quiet", env_extra=env)
     manifest = json.loads((target_path / "manifest.json").read_text())
     assert manifest["metadata"]["adapter_type"] == target
     models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model"]
@@ -117,3 +122,33 @@ def test_every_model_compiled_for_spark_parses_as_spark_sql(tmp_path: Path, incr
     assert not duckdb_only, duckdb_only
     # dbt-spark and dbt-databricks have no delete+insert: the keyed incremental models merge (into Delta)
     assert incremental_strategies(tmp_path / "spark") == {"merge"}
+
+
+DATABRICKS_PLACEHOLDERS = {"DATABRICKS_HOST": "adb-0000000000000000.0.azuredatabricks.net",
+                           "DATABRICKS_HTTP_PATH": "/sql/1.0/warehouses/0000000000000000",
+                           "DATABRICKS_TOKEN": "dapi-not-a-token"}
+
+
+def test_every_model_compiled_for_databricks_parses_as_databricks_sql(tmp_path: Path):
+    """The incremental branch, the nightly SQL (the full build's branch is the Spark SQL checked above, which
+    dbt-databricks runs too); compiled offline: dbt-databricks opens no connection to compile."""
+    compiled = compile_models("databricks", tmp_path / "databricks", True, env=DATABRICKS_PLACEHOLDERS)
+    failures = []
+    for name, sql in compiled.items():
+        try:
+            sqlglot.parse_one(sql, read="databricks")
+        except ParseError as exc:
+            failures.append(f"{name}: {str(exc)[:400]}")
+    assert not failures, "\n".join(failures)
+    assert "aggregate(" in compiled["brz_extract_batches"]  # the spark__ dispatches serve Databricks
+    assert incremental_strategies(tmp_path / "databricks") == {"merge"}
+
+
+def test_databricks_target_without_its_settings_names_the_missing_one(monkeypatch: pytest.MonkeyPatch):
+    for name in DATABRICKS_PLACEHOLDERS:
+        monkeypatch.delenv(name, raising=False)
+    proc = run_cli("dbt", "debug", "--target", "databricks", env_extra={"DBT_TARGET": "databricks"},
+                   check=False, timeout=120)
+    assert proc.returncode != 0
+    assert "Env var required but not provided: 'DATABRICKS_HOST'" in proc.stdout + proc.stderr, proc.stdout[-2000:]
+    assert "No module named" not in proc.stdout + proc.stderr

@@ -8,7 +8,8 @@ then a create-table-as, the SQL a first build on Databricks runs too. The lake i
 of macros/lake_batches.sql.
 
 The same lake is also built on DuckDB (`dev`): every table the two builds write must hold the same rows,
-so the models mean the same thing on both engines.
+so the models mean the same thing on both engines. The session runs with the Spark settings of the Airflow
+Variable `spark_config` given to it as a dbt task of the DAG gives them (LOGISTICS_SPARK_CONF).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 
+from logistics_etl.orchestration.airflow_settings import parse_spark_config, spark_conf_env
 from tests.conftest import report, run_cli
 
 # relations whose rows record the build itself, not the data: they differ between any two builds
@@ -38,12 +40,18 @@ def test_the_project_builds_and_passes_its_tests_on_spark(data_dir: Path, source
     run_cli("dbt", "build", "--quiet")  # DuckDB, the reference
 
     target_path = tmp_path / "spark-target"
+    # the Airflow Variable spark_config, as a dbt task of the DAG passes it to the session (dbt_task_env)
+    spark_config = parse_spark_config('{"driver_memory": "1g", "executor_memory": "1536m", '
+                                      '"spark.sql.adaptive.enabled": false}')
     proc = run_cli("dbt", "build", "--target", "spark", "--target-path", str(target_path),
-                   env_extra={"DBT_TARGET": "spark"}, check=False, timeout=1500)
+                   env_extra={"DBT_TARGET": "spark", **spark_conf_env(spark_config)}, check=False, timeout=1500)
     results = json.loads((target_path / "run_results.json").read_text())["results"]
     failed = {r["unique_id"]: (r["status"], (r["message"] or "")[:300]) for r in results
               if r["status"] not in ("success", "pass")}
     assert proc.returncode == 0 and not failed, f"{failed}\n{proc.stdout[-3000:]}"
+    # the session runs with spark_config's settings, as the session itself reports them
+    assert ("spark session settings from spark_config: spark.driver.memory=1g, spark.executor.memory=1536m, "
+            "spark.sql.adaptive.enabled=false") in proc.stdout, proc.stdout[:3000]
     kinds: dict[str, int] = {}
     for r in results:
         kind = r["unique_id"].split(".")[0]

@@ -5,6 +5,9 @@
 * `read_pools` reads the pools: the warehouse's writers and the extract tasks that run at once.
 * `load_into_airflow` writes them all into the Airflow metadata DB (run through
   `logistics airflow-settings load`, which sets the project's AIRFLOW_HOME).
+* `dbt_task_env` is what a dbt task of the DAG reads from Airflow when it runs
+  (its `pre_execute`): a blob lake's credentials, the `databricks` target's
+  connection, the Spark settings of `spark_config`.
 * `check_run_config` is what the DAG's first task runs: it reads the Variables
   and the connections the settings use, at run time, and fails naming the
   Variable or connection that is missing or malformed.
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import yaml
 
-from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings
+from logistics_etl.settings import PROJECT_ROOT, ConfigError, Settings, load_settings
 
 SETTINGS_FILE = PROJECT_ROOT / "airflow_settings.yaml"
 ENVIRONMENTS = ("dev", "test", "production")
@@ -144,7 +147,12 @@ def load_into_airflow(path: Path = SETTINGS_FILE) -> list[str]:
     return done
 
 
+SPARK_MEMORY_KEYS = {"driver_memory": "spark.driver.memory", "executor_memory": "spark.executor.memory"}
+
+
 def parse_spark_config(raw: str | None) -> dict:
+    """The Variable `spark_config`: JSON with driver_memory and executor_memory (sizes like '4g') and any
+    `spark.*` setting; every other key is refused, naming it."""
     if raw is None:
         raise ConfigError("Airflow Variable 'spark_config' is not set; load airflow_settings.yaml "
                           "(`logistics airflow-settings load`)")
@@ -154,11 +162,24 @@ def parse_spark_config(raw: str | None) -> dict:
         raise ConfigError("Airflow Variable 'spark_config' is not valid JSON") from None
     if not isinstance(value, dict):
         raise ConfigError("Airflow Variable 'spark_config' must be a JSON object")
-    for key in ("driver_memory", "executor_memory"):
+    for key in SPARK_MEMORY_KEYS:
         if not MEMORY.match(str(value.get(key, ""))):
             raise ConfigError(f"Airflow Variable 'spark_config': {key} must be a memory size like '4g', "
                               f"got {value.get(key)!r}")
+    for key, setting in value.items():
+        if key not in SPARK_MEMORY_KEYS and not key.startswith("spark."):
+            raise ConfigError(f"Airflow Variable 'spark_config': unknown key {key!r} (driver_memory, "
+                              f"executor_memory or a Spark setting spark.*)")
+        if not isinstance(setting, str | int | float | bool):
+            raise ConfigError(f"Airflow Variable 'spark_config': {key} must be a string or number")
     return value
+
+
+def spark_session_conf(spark_config: dict) -> dict[str, str]:
+    """The Spark settings a run's Spark session takes from `spark_config` (profiles/profiles.yml reads them
+    from LOGISTICS_SPARK_CONF): driver_memory and executor_memory by their Spark names, spark.* as given."""
+    return {SPARK_MEMORY_KEYS.get(key, key): str(value).lower() if isinstance(value, bool) else str(value)
+            for key, value in spark_config.items()}
 
 
 def parse_environment(raw: str | None) -> str:
@@ -214,7 +235,44 @@ def check_run_config(settings: Settings, variable_get=None) -> dict:
             if settings.lake_is_blob:
                 raise
             out[f"connection {settings.lake_conn_id}"] = f"not usable, not used by this run: {exc}"
+    if settings.dbt_target == "databricks":  # the dbt tasks read it when they run (dbt_task_env)
+        from logistics_etl.orchestration.connections import DATABRICKS_CONN_ID, DATABRICKS_FIELDS, databricks_env
+
+        if not all(os.environ.get(name) for name in DATABRICKS_FIELDS):
+            databricks_env(get_airflow_connection(DATABRICKS_CONN_ID))
+        out[f"connection {DATABRICKS_CONN_ID}"] = "ok"
     return {k: v for k, v in out.items() if v is not None}
+
+
+def spark_conf_env(spark_config: dict) -> dict[str, str]:
+    """The Variable `spark_config` as the Spark settings of the run's Spark session (LOGISTICS_SPARK_CONF)."""
+    return {"LOGISTICS_SPARK_CONF": json.dumps(spark_session_conf(spark_config), sort_keys=True)}
+
+
+def dbt_task_env(settings: Settings) -> dict[str, str]:
+    """What a dbt task of the DAG reads from Airflow when it runs: the blob lake's credentials, the
+    `databricks` target's connection (`databricks_default`) and, on Spark targets, the Variable `spark_config`."""
+    from logistics_etl.orchestration.connections import (
+        DATABRICKS_CONN_ID,
+        DATABRICKS_FIELDS,
+        databricks_env,
+        dbt_lake_env,
+        get_airflow_connection,
+    )
+
+    env = dbt_lake_env(settings)
+    if settings.dbt_target in ("spark", "databricks"):
+        from airflow.sdk import Variable
+
+        env |= spark_conf_env(parse_spark_config(Variable.get("spark_config", default=None)))
+    if settings.dbt_target == "databricks" and not all(os.environ.get(name) for name in DATABRICKS_FIELDS):
+        env |= databricks_env(get_airflow_connection(DATABRICKS_CONN_ID))
+    return env
+
+
+def export_dbt_task_env(context=None) -> None:
+    """`pre_execute` of the dbt tasks: put what `dbt_task_env` reads into this task's environment at run time."""
+    os.environ.update(dbt_task_env(load_settings()))
 
 
 if __name__ == "__main__":  # `logistics airflow-settings load` runs this with the project's AIRFLOW_HOME

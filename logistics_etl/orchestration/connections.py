@@ -10,6 +10,10 @@
   (default `azure_data_lake_default`, conn type `wasb`): extra
   `connection_string`, or a SAS token (extra `sas_token`) for the account in
   `login` (or the account URL in `host`).
+* dbt: a dbt task also takes, when it runs, the `databricks` target's host,
+  HTTP path and token from the connection `databricks_default` (unless the
+  environment sets them) and, on the spark and databricks targets, the Spark
+  settings of the Variable `spark_config` (`airflow_settings.dbt_task_env`).
 
 Every error names the connection and the field; no error or log line carries
 a password or token (`redact`).
@@ -24,12 +28,13 @@ from urllib.parse import quote, urlencode
 
 from logistics_etl.lake.batches import Lake
 from logistics_etl.lake.blob import BlobLake, is_blob_url
-from logistics_etl.settings import ConfigError, Settings, load_settings
+from logistics_etl.settings import ConfigError, Settings
 
 AIRFLOW_SCHEME = "airflow://"
 MSSQL_TYPES = {"mssql", "sqlserver"}
 POSTGRES_TYPES = {"postgres", "postgresql"}
 DEFAULT_SOURCE_DATABASE = "LogisticsDB"
+DATABRICKS_CONN_ID = "databricks_default"
 
 
 @dataclass(frozen=True)
@@ -137,6 +142,24 @@ def dbt_lake_env(settings: Settings) -> dict[str, str]:
     return {"AZURE_STORAGE_CONNECTION_STRING": lake_credentials(settings)}
 
 
-def export_lake_credentials(context=None) -> None:
-    """`pre_execute` of the dbt tasks: put a blob lake's credentials into this task's environment at run time."""
-    os.environ.update(dbt_lake_env(load_settings()))
+DATABRICKS_FIELDS = {"DATABRICKS_HOST": "host", "DATABRICKS_HTTP_PATH": "extra 'http_path'",
+                     "DATABRICKS_TOKEN": "password (a personal access token) or extra 'token'"}
+
+
+def databricks_env(conn: ConnectionFields, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The `databricks` target's host, HTTP path and token: the environment first, else the Airflow connection
+    (conn type `databricks`: host, extra `http_path`, password or extra `token`); names the field that is empty."""
+    environ = os.environ if environ is None else environ
+    extra = conn.extra or {}
+    from_conn = {"DATABRICKS_HOST": (conn.host or "").removeprefix("https://").rstrip("/"),
+                 "DATABRICKS_HTTP_PATH": extra.get("http_path") or "",
+                 "DATABRICKS_TOKEN": conn.password or extra.get("token") or ""}
+    out = {}
+    for name, value in from_conn.items():
+        if environ.get(name):
+            continue
+        if not value:
+            raise ConfigError(f"dbt target databricks: {name} is not set and Airflow connection "
+                              f"{conn.conn_id!r} has no {DATABRICKS_FIELDS[name]}")
+        out[name] = value
+    return out

@@ -53,9 +53,9 @@ def fail_the_run(alert_email: str) -> Any:
                       on_failure_callback=failure_notifier(alert_email), doc_md=fail_the_run.__doc__)
 
 
-def export_lake_credentials(context: Any) -> None:
-    """A lake on Azure: a dbt task reads the lake's credentials from the Airflow connection when it runs (its
-    `pre_execute`), never at parse time."""
-    from logistics_etl.orchestration.connections import export_lake_credentials as export
+def export_dbt_task_env(context: Any) -> None:
+    """A dbt task's `pre_execute`: what it needs from Airflow (a blob lake's credentials, the Databricks
+    connection, the Variable `spark_config`) is read when it runs, never at parse time."""
+    from logistics_etl.orchestration.airflow_settings import export_dbt_task_env as export
 
     export(context)
