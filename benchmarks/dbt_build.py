@@ -78,7 +78,7 @@ def bench(scale: float, log: Path) -> dict:
     _run(["dbt", "build", "--quiet"], env, log)
     _run(["source", "advance"], env, log)
     _run(["extract"], env, log)
-    shutil.copyfile(work / "warehouse.duckdb", work / "full-refresh.duckdb")
+    shutil.copyfile(work / "warehouse.duckdb", work / "full_refresh.duckdb")
 
     # each timed build starts from a parsed project for its own settings (a changed DUCKDB_PATH makes dbt
     # parse everything again), so that both walls hold the same start-up and no parse
@@ -90,7 +90,7 @@ def bench(scale: float, log: Path) -> dict:
     nothing_new = {"wall_s": round(_run(["dbt", "build", "--quiet"], env, log), 2),
                    **_dbt_times(work / "run_results-nothing-new.json")}
     print(f"scale {scale:g}: full rebuild ...", flush=True)
-    full_env = {**env, "DUCKDB_PATH": str(work / "full-refresh.duckdb")}
+    full_env = {**env, "DUCKDB_PATH": str(work / "full_refresh.duckdb")}
     _run(["dbt", "parse", "--quiet"], full_env, log)
     full = {"wall_s": round(_run(["dbt", "build", "--full-refresh", "--quiet"], full_env, log), 2),
             **_dbt_times(work / "run_results-full.json")}

@@ -10,9 +10,9 @@ varied by up to 1.5x between rounds), with the highest peak RSS of its runs.
 The column `per round` is the median of the rounds' own speedups (each round
 runs the methods back to back, so a slow minute slows both sides of its ratio):
 
-- `streaming`: `logistics_etl.extract.table.extract_table` as the project runs it (Arrow batches -> zstd Parquet,
-  with the catalog query, key snapshot and manifest it always makes; PostgreSQL read through ADBC's libpq
-  driver in one statement, the amounts sent as scaled integers);
+- `streaming`: `logistics_etl.extract.table.extract_table` as the project runs it (Arrow batches -> staged
+  Parquet -> one Delta commit of zstd Parquet, with the catalog query, key snapshot and manifest it always
+  makes; PostgreSQL read through ADBC's libpq driver in one statement, the amounts sent as scaled integers);
   `streaming-2`: the same in two key ranges read at once;
   `streaming-connectorx`: the same through connectorx (its `cursor` protocol; two key ranges, its default for
   a table this big), the driver that reads SQL Server in production;
@@ -45,14 +45,17 @@ def worker(method: str, table: str, url: str, out: Path) -> None:
         from logistics_etl.contract import get_table
         from logistics_etl.extract.source import read_arrow
         from logistics_etl.extract.table import ExtractOptions, extract_table
-        from logistics_etl.lake.batches import Lake
+        from logistics_etl.lake.delta import Lake
 
-        options = {}  # `streaming`: the project's defaults (ADBC, one statement for PostgreSQL)
+        options, reader = {}, read_arrow  # `streaming`: the project's defaults (ADBC, one statement for PostgreSQL)
         if method != "streaming":
             driver = "connectorx" if method == "streaming-connectorx" else "adbc"
-            options = {"full_read_parallel": 2,
-                       "reader": lambda url_, sql, batch_size: read_arrow(url_, sql, batch_size, driver=driver)}
-        rows = extract_table(get_table(table), url, Lake(out), ExtractOptions(full_refresh=True, **options)).rows
+            options = {"full_read_parallel": 2}
+
+            def reader(url_, sql, batch_size):
+                return read_arrow(url_, sql, batch_size, driver=driver)
+        rows = extract_table(get_table(table), url, Lake(out), ExtractOptions(full_refresh=True, **options),
+                             reader=reader).rows
     else:
         import pandas as pd
         import sqlalchemy
@@ -106,8 +109,10 @@ def compare(table: str, streaming_dir: Path, pandas_dir: Path) -> str:
     from logistics_etl.contract import get_table
 
     t = get_table(table)
-    ours = pq.read_table(sorted(streaming_dir.glob(f"bronze/{table}/batch=*/part-*.parquet")),
-                         columns=t.column_names).sort_by(t.key)
+    from deltalake import DeltaTable
+
+    ours = pa.table(DeltaTable(str(streaming_dir / "bronze" / table)).to_pyarrow_table(
+        columns=t.column_names)).sort_by(t.key)
     theirs = pq.read_table(pandas_dir / "data.parquet").sort_by(t.key)
     if ours.num_rows != theirs.num_rows:
         return f"row counts differ: {ours.num_rows} vs {theirs.num_rows}"

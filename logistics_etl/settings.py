@@ -8,6 +8,7 @@ here touches the disk or the network: reading settings is free at DAG parse time
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +38,16 @@ class ConfigError(ValueError):
 def _path(env: str, default: Path) -> Path:
     raw = os.environ.get(env)
     return Path(raw).expanduser().resolve() if raw else default
+
+
+def warehouse_path(path: Path, setting: str = "DUCKDB_PATH") -> Path:
+    """A DuckDB warehouse file whose name DuckDB can use as its database name unquoted: dbt-duckdb names the
+    lake's views `<file name>.lake.<Table>` without quotes (lake/dbt_source.py), so `full-refresh.duckdb` fails
+    in dbt with a parser error; refused here, naming the setting."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", path.stem):
+        raise ConfigError(f"setting {setting}={str(path)!r}: the file name {path.stem!r} must be letters, digits and "
+                          f"underscores, starting with a letter (dbt-duckdb uses it unquoted as the database name)")
+    return path
 
 
 def _int(env: str, default: int | None, minimum: int = 1) -> int | None:
@@ -100,6 +111,7 @@ class Settings:
     extract_page_rows: int  # 0: one statement per key range; N: keyset pages of N rows
     progress_log_seconds: int  # an extract task logs its rows so far at most this often
     dbt_execution: str  # build: one dbt build, a task per node reports on it; local: a dbt build per node task
+    lake_retention_hours: int  # what `lake vacuum` keeps: the files the versions of these last hours need
 
     @property
     def lake_is_blob(self) -> bool:
@@ -150,7 +162,7 @@ def load_settings() -> Settings:
         source_url=os.environ.get("LOGISTICS_SOURCE_URL") or default_source,
         lake_root=_lake_root(data_dir),
         lake_conn_id=os.environ.get("LOGISTICS_LAKE_CONN_ID") or "azure_data_lake_default",
-        duckdb_path=_path("DUCKDB_PATH", data_dir / "warehouse.duckdb"),
+        duckdb_path=warehouse_path(_path("DUCKDB_PATH", data_dir / "warehouse.duckdb")),
         batch_size=_int("LOGISTICS_BATCH_SIZE", 200_000),
         dbt_target=_choice("DBT_TARGET", "dev", DBT_TARGETS),
         timezone=_timezone("LOGISTICS_TIMEZONE", "UTC"),
@@ -163,4 +175,5 @@ def load_settings() -> Settings:
         extract_page_rows=_int("LOGISTICS_EXTRACT_PAGE_ROWS", 0, minimum=0),
         progress_log_seconds=_int("LOGISTICS_PROGRESS_LOG_SECONDS", 30, minimum=0),
         dbt_execution=_choice("LOGISTICS_DBT_EXECUTION", "build", ("build", "local")),
+        lake_retention_hours=_int("LOGISTICS_LAKE_RETENTION_HOURS", 168, minimum=24),
     )

@@ -16,14 +16,13 @@
 
 
 {#- The load metadata every bronze model carries, from the extract's columns
-    (`_is_deleted`, `_batch_id`, `_extracted_at`) and the file it was read
-    from: bronze column name -> expression. -#}
+    (`_is_deleted`, `_batch_id`, `_extracted_at`) and the time of the load:
+    bronze column name -> expression. -#}
 {% macro load_metadata() -%}
     {{- return({
         'is_deleted': '_is_deleted',
         'batch_id': '_batch_id',
         'extracted_at': as_utc_timestamp('_extracted_at'),
-        'source_file': 'filename',
         'loaded_at': as_utc_timestamp(dbt.current_timestamp()),
     }) -}}
 {%- endmacro %}

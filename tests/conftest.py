@@ -131,25 +131,62 @@ def azurite_server(tmp_path_factory):
     server.stop()
 
 
-def commit_a_bad_batch(table_dir: Path, column: str, values: list) -> Path:
-    """The table's next lake batch, committed as the extract commits one: the first batch's rows with `column`
-    set to `values` (and `_batch_id` to the new batch's number). Returns its folder."""
-    import json
-
+def commit_a_bad_batch(table_dir: Path, column: str, values: list) -> int:
+    """The table's next lake batch, committed as the extract commits one (one Delta commit with its manifest):
+    the first batch's rows with `column` set to `values` (and `_batch_id` to the new batch's number). Returns the
+    batch's number."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    landed = table_dir / "batch=000001"
-    number = max(int(p.name.split("=")[1]) for p in table_dir.glob("batch=*")) + 1
-    broken = table_dir / f"batch={number:06d}"
-    broken.mkdir()
-    part = pq.read_table(landed / "part-00000.parquet")
-    values = (values * part.num_rows)[:part.num_rows]
-    part = part.set_column(part.schema.get_field_index(column), column, pa.array(values))
-    batch = part.schema.get_field_index("_batch_id")
-    part = part.set_column(batch, part.schema.field(batch), pa.array([number] * part.num_rows,
-                                                                    part.schema.field(batch).type))
-    pq.write_table(part, broken / "part-00000.parquet")
-    manifest = json.loads((landed / "_manifest.json").read_text())
-    (broken / "_manifest.json").write_text(json.dumps({**manifest, "batch_id": number}))
-    return broken
+    from logistics_etl.extract.parts import PartWriter
+    from logistics_etl.lake.delta import Lake
+
+    lake, table = Lake(table_dir.parent.parent), table_dir.name
+    manifests = lake.manifests(table)
+    number = manifests[-1].batch_id + 1
+    rows = lake.read_columns(table, manifests[:1], None)
+    values = (values * rows.num_rows)[:rows.num_rows]
+    i = rows.schema.get_field_index(column)
+    rows = rows.set_column(i, rows.schema.field(i), pa.array(values, rows.schema.field(i).type))
+    i = rows.schema.get_field_index("_batch_id")
+    rows = rows.set_column(i, rows.schema.field(i), pa.array([number] * rows.num_rows, pa.int64()))
+    manifest = manifests[0]
+    manifest.batch_id, manifest.mode, manifest.version = number, "incremental", None
+    with lake.stage(table, number) as staging:
+        writer = PartWriter(staging, rows.schema, rows.num_rows + 1)
+        for batch in rows.to_batches():
+            writer.write(batch)
+        writer.close(ensure_one=True)
+        lake.commit(staging, manifest, lake.latest_keys(table, rows.schema.names[0], manifests))
+    return number
+
+
+class UnreadableBatch:
+    """The table's next lake batch (a copy of its first batch's rows), committed, whose data files then cannot be
+    read (a storage fault): every reader of the batch fails until `take_out` puts the bytes back and deletes the
+    batch's rows (a Delta commit), as an engineer takes a bad batch out of a table."""
+
+    MESSAGE = "Parquet magic bytes not found"  # what DuckDB reports reading one of its files
+
+    def __init__(self, table_dir: Path):
+        import pyarrow as pa
+
+        from logistics_etl.lake.delta import Lake
+
+        self.table_dir = table_dir
+        self.batch_id = commit_a_bad_batch(table_dir, "_is_deleted", [False])
+        dt = Lake(table_dir.parent.parent).delta_table(table_dir.name)
+        self.files = {table_dir / a["path"]: (table_dir / a["path"]).read_bytes()
+                      for a in pa.table(dt.get_add_actions(flatten=True)).to_pylist()
+                      if a["min._batch_id"] == a["max._batch_id"] == self.batch_id}
+        assert self.files, "the batch has files"
+        for path in self.files:
+            path.write_bytes(b"not a parquet file: the storage lost this batch")
+        self.taken_out = False
+
+    def take_out(self) -> None:
+        from logistics_etl.lake.delta import Lake
+
+        for path, data in self.files.items():
+            path.write_bytes(data)
+        Lake(self.table_dir.parent.parent).delta_table(self.table_dir.name).delete(f"_batch_id = {self.batch_id}")
+        self.taken_out = True

@@ -17,7 +17,7 @@ import pytest
 
 from logistics_etl.contract import get_table
 from logistics_etl.extract.table import extract_table
-from logistics_etl.lake.batches import Lake
+from logistics_etl.lake.delta import Lake
 from logistics_etl.orchestration.connections import (
     ConnectionFields,
     databricks_env,

@@ -19,15 +19,15 @@ import pytest
 from airflow.triggers.base import TaskSuccessEvent
 
 from logistics_etl.orchestration.node_report import NodeReportTrigger, passed, reasons
-from tests.conftest import commit_a_bad_batch, run_cli
+from tests.conftest import UnreadableBatch, run_cli
 
 VEHICLES = "model.logistics_warehouse.brz_vehicles"
 CARRIERS = "model.logistics_warehouse.brz_carriers"
 
 
 def test_the_build_reports_every_node_before_a_failed_build_raises(data_dir: Path):
-    """A real `dbt build` of bronze through cosmos's operator, one model failing (a lake batch whose CapacityKg
-    cannot be cast): cosmos runs the callback on the folder dbt ran in, then raises; the callback pushed each
+    """A real `dbt build` of bronze through cosmos's operator, one model failing (a lake batch whose data files
+    cannot be read): cosmos runs the callback on the folder dbt ran in, then raises; the callback pushed each
     model's report, the failed one with dbt's error and the others with their tests and dbt's own lines."""
     from cosmos import ProfileConfig
     from cosmos.constants import InvocationMode
@@ -37,7 +37,7 @@ def test_the_build_reports_every_node_before_a_failed_build_raises(data_dir: Pat
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     run_cli("extract")
-    commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+    UnreadableBatch(data_dir / "lake" / "bronze" / "Vehicles")
     settings = load_settings()
     build = DbtBuild(task_id="dbt_build", project_dir=str(PROJECT_ROOT), select=["path:dbt_project/bronze"],
                      profile_config=ProfileConfig(profile_name=DBT_PROFILE, target_name="dev",
@@ -51,7 +51,7 @@ def test_the_build_reports_every_node_before_a_failed_build_raises(data_dir: Pat
         build.execute({"ti": ti, "task_instance": ti, "run_id": "manual__test"})
     assert set(pushed) >= {VEHICLES, CARRIERS}
     vehicles, carriers = pushed[VEHICLES], pushed[CARRIERS]
-    assert vehicles["status"] == "error" and 'Could not convert string "heavy"' in vehicles["message"]
+    assert vehicles["status"] == "error" and UnreadableBatch.MESSAGE in vehicles["message"]
     assert not passed(vehicles) and "finished with status 'error'" in reasons(vehicles)
     assert passed(carriers) and carriers["tests"] and set(carriers["tests"].values()) == {"pass"}
     assert any("OK created sql incremental model bronze.brz_carriers" in line for line in carriers["lines"])

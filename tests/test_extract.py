@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from deltalake import DeltaTable
 
 from logistics_etl.contract import TABLES, TYPES, get_table, resolve_tables
 from logistics_etl.extract import queries
@@ -20,7 +21,7 @@ from logistics_etl.extract.conform import SchemaDriftError
 from logistics_etl.extract.source import full_read_ranges, read_arrow
 from logistics_etl.extract.source_url import SourceURLError, redact
 from logistics_etl.extract.table import ExtractOptions, SourceError, extract_table
-from logistics_etl.lake.batches import KEYS_FILE, Lake
+from logistics_etl.lake.delta import MANIFEST_KEY, Lake
 from logistics_etl.settings import FULL_READ_PARALLEL, ConfigError, load_settings
 from logistics_etl.standin import generator
 
@@ -64,6 +65,7 @@ def lake_versions(lake: Lake, table) -> Counter:
 
 
 def test_first_run_lands_every_row_with_a_manifest(source, source_db: Path, tmp_path: Path):
+    """Each table is a Delta table that delta-rs opens, with one commit carrying the batch's manifest."""
     lake = Lake(tmp_path / "lake")
     results = extract_all(source, lake)
     counts = generator.table_counts(source_db)
@@ -71,13 +73,19 @@ def test_first_run_lands_every_row_with_a_manifest(source, source_db: Path, tmp_
         r = results[t.name]
         assert (r.rows, r.mode, r.batch_id, r.deleted_rows) == (counts[t.name], "full", 1, 0)
         [m] = lake.manifests(t.name)
-        assert m.rows == counts[t.name] and m.key_count == counts[t.name]
+        assert m.rows == counts[t.name] and m.key_count == counts[t.name] and m.version == 0
         assert m.watermark_from is None and m.watermark_to is not None
-        assert [f["name"] for f in m.files] == ["part-00000.parquet"] and m.files[0]["bytes"] > 0
+        assert len(m.files) == 1 and m.files[0]["bytes"] > 0
         assert {c["name"] for c in m.schema} >= set(t.column_names) | {"_batch_id", "_is_deleted"}
-        schema = pq.read_schema(lake.batch_dir(t.name, 1) / "part-00000.parquet")
+        dt = DeltaTable(str(tmp_path / "lake" / "bronze" / t.name))
+        [commit] = dt.history()
+        assert json.loads(commit[MANIFEST_KEY])["watermark_to"] == m.watermark_to
+        schema = dt.to_pyarrow_dataset().schema
         for col in t.columns:
             assert schema.field(col.name).type == col.arrow_type, (t.name, col.name)
+        assert dt.to_pyarrow_table().num_rows == counts[t.name]
+        keys = DeltaTable(str(tmp_path / "lake" / "keys" / t.name))
+        assert keys.to_pyarrow_table().num_rows == counts[t.name] and keys.history(1)[0]["batch_id"] == "1"
         assert not (tmp_path / "lake" / "_staging" / t.name).exists() or \
             not any((tmp_path / "lake" / "_staging" / t.name).iterdir())
 
@@ -93,12 +101,12 @@ def test_values_survive_the_trip(source, source_db: Path, tmp_path: Path):
     assert str(row["WeightKg"]) == f"{first[1]:.2f}" and str(row["FreightCost"]) == f"{first[2]:.2f}"
     from datetime import datetime
     assert row["ShippedAt"] == datetime.fromisoformat(first[3]).replace(tzinfo=UTC)
-    # stored compactly: keys, times and amounts delta-encoded, codes dictionary-encoded
-    meta = pq.ParquetFile(next(lake.batch_dir("Shipments", 1).glob("part-*.parquet"))).metadata
-    encodings = {meta.schema.column(i).name: meta.row_group(0).column(i).encodings for i in range(meta.num_columns)}
-    for name in ("ShipmentID", "ShippedAt", "FreightCost", "_batch_id"):
-        assert "DELTA_BINARY_PACKED" in encodings[name], (name, encodings[name])
-    assert "RLE_DICTIONARY" in encodings["Status"], encodings["Status"]
+    # stored compactly (zstd), with statistics on the load metadata that readers prune by
+    shipments = DeltaTable(str(tmp_path / "lake" / "bronze" / "Shipments"))
+    [add] = pa.table(shipments.get_add_actions(flatten=True)).to_pylist()
+    assert add["min._batch_id"] == add["max._batch_id"] == 1
+    meta = pq.ParquetFile(tmp_path / "lake" / "bronze" / "Shipments" / add["path"]).metadata
+    assert meta.row_group(0).column(0).compression == "ZSTD"
 
 
 def test_rerun_without_changes_lands_nothing(source, tmp_path: Path):
@@ -168,8 +176,7 @@ def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path,
                        r"went away; statement: SELECT \* FROM \"ShipmentEvents\"") as failed:
         extract_table(table, url(source_db), lake, ExtractOptions(batch_size=500), reader=dying_reader)
     assert isinstance(failed.value.__cause__, ConnectionError)
-    assert lake.manifests(table.name) == []
-    assert not list(lake.table_dir(table.name).glob("batch=*")) if lake.table_dir(table.name).exists() else True
+    assert lake.manifests(table.name) == [] and lake.delta_table(table.name) is None
     assert not any((tmp_path / "lake" / "_staging" / table.name).iterdir())
     r = extract_table(table, url(source_db), lake)
     assert (r.batch_id, r.mode, r.rows) == (1, "full", generator.table_counts(source_db)["ShipmentEvents"])
@@ -184,7 +191,7 @@ def test_full_refresh_rereads_everything(source_db: Path, tmp_path: Path):
 
 def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_key(source_db: Path, tmp_path: Path):
     """A full read keeps its key snapshot in the read batches' own chunks (many here: 100 rows a batch); the
-    tombstones and `keys.parquet` come out of those chunks as they would out of one array."""
+    tombstones and the key snapshot come out of those chunks as they would out of one array."""
     lake = Lake(tmp_path / "lake")
     table = get_table("Shipments")
     extract_table(table, url(source_db), lake)
@@ -201,8 +208,7 @@ def test_a_full_refresh_tombstones_what_the_source_deleted_and_snapshots_every_k
     batch = landed(lake, "Shipments").filter(pa.compute.field("_batch_id") == r.batch_id)
     tombs = batch.filter(pa.compute.field("_is_deleted"))
     assert set(tombs.column("ShipmentID").to_pylist()) == gone
-    snapshot = pq.read_table(lake.batch_dir("Shipments", r.batch_id) / KEYS_FILE).column("ShipmentID")
-    assert sorted(snapshot.to_pylist()) == kept
+    assert sorted(lake.latest_keys("Shipments", "ShipmentID").to_pylist()) == kept
     assert lake.manifests("Shipments")[-1].key_count == len(kept)
 
 
@@ -258,8 +264,7 @@ def test_a_new_source_column_lands_and_is_reported(source_db: Path, tmp_path: Pa
     lake = Lake(tmp_path / "lake")
     r = extract_table(get_table("Carriers"), url(source_db), lake)
     assert r.new_columns == ["Website"]
-    manifest = json.loads((lake.batch_dir("Carriers", 1) / "_manifest.json").read_text())
-    assert manifest["new_columns"] == ["Website"]
+    assert lake.manifests("Carriers")[0].new_columns == ["Website"]
     assert landed(lake, "Carriers").column("Website")[0].as_py() == "https://carrier.example"
 
 

@@ -7,15 +7,15 @@ import contextlib
 import math
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from logistics_etl.lake.delta import Lake
 from tests import kpi_oracle
-from tests.conftest import commit_a_bad_batch, report, run_cli
+from tests.conftest import UnreadableBatch, commit_a_bad_batch, report, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -226,11 +226,11 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
         gold_after_night = gold_snapshot(warehouse)
         bronze_after_night = {m: query(warehouse, f"select count(*) from bronze.{m}")[0][0] for m in BRONZE}
 
-        bad = commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+        bad = UnreadableBatch(data_dir / "lake" / "bronze" / "Vehicles")
 
         def fix_once_the_build_has_failed(tis: dict) -> None:
-            if tis.get("dbt_build", ("",))[0] == "failed" and bad.exists():
-                shutil.rmtree(bad)
+            if tis.get("dbt_build", ("",))[0] == "failed" and not bad.taken_out:
+                bad.take_out()
 
         started = time.monotonic()
         run_cli("airflow", "dags", "trigger", "medallion_architecture_etl")
@@ -256,7 +256,7 @@ def assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir: 
     assert_gold_matches_source(data_dir / "warehouse.duckdb", data_dir / "source" / "logisticsdb.sqlite")
 
     _, run_id, state, tis = made_good
-    assert not bad.exists(), f"the build of {run_id} did not fail as staged: {tis}"
+    assert bad.taken_out, f"the build of {run_id} did not fail as staged: {tis}"
     assert state == "success", (run_id, state, tis)
     _assert_made_good(tis, "brz_vehicles", data_dir / "warehouse.duckdb", run_id)
     # that night had nothing new in the source (and its bad batch was taken out): no row landed twice, and
@@ -360,8 +360,9 @@ def test_a_failing_night_fails_fast_names_the_task_and_the_column_and_sends_an_e
             "why") in log
     assert "table Vehicles: column CapacityKg is in the contract but not in the source" in log
     assert re.search(r"table Orders: [\d,]+ rows read so far \([\d,]+ rows/s\)", log), "a task logs its progress"
-    assert not list((data_dir / "lake" / "bronze" / "Vehicles").glob("batch=*")), "nothing committed for Vehicles"
-    assert list((data_dir / "lake" / "bronze" / "Orders").glob("batch=*")), "the other tables landed"
+    lake = Lake(data_dir / "lake")
+    assert lake.delta_table("Vehicles") is None, "nothing committed for Vehicles"
+    assert lake.delta_table("Orders") is not None, "the other tables landed"
     assert len(received) == 1, f"one e-mail for the night; received: {[m['Subject'] for m in received]}"
     mail = received[0]
     body = _body(mail)
@@ -434,9 +435,9 @@ def _assert_made_good(tis: dict[str, tuple], root: str, warehouse: Path, run_id:
 
 def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_theirs(data_dir: Path):
     """Watcher mode for real: the DAG's one `dbt build` fails one bronze model (a committed Vehicles batch
-    whose CapacityKg cannot be cast) and one bronze test (a committed Carriers batch with a null CarrierID:
+    whose data files cannot be read) and one bronze test (a committed Carriers batch with a null CarrierID:
     the model builds, its `not_null` test fails), and each node's task then reports what the build said of
-    its node and its tests. The two models' tasks are red and name what failed (dbt's cast error; the
+    its node and its tests. The two models' tasks are red and name what failed (dbt's read error; the
     failing test, by name); so are the tasks of every silver and gold node that depends on either (dbt
     skipped them) and of every node with a test that reads one of those (dbt skipped the test). Every
     other task is green: dbt built and tested what did not depend on a failure.
@@ -452,7 +453,7 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     run_cli("extract")
-    commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+    UnreadableBatch(data_dir / "lake" / "bronze" / "Vehicles")
     commit_a_bad_batch(data_dir / "lake" / "bronze" / "Carriers", "CarrierID", [None, 1])
 
     with _smtp_server() as (smtp_env, received):
@@ -488,7 +489,7 @@ def test_a_failing_model_or_test_turns_its_own_task_red_and_the_others_report_th
     assert listed == sorted(red), listed  # the failed build is not named: the tasks of its nodes say what failed
     assert received[0]["Subject"].endswith(f"failed: {listed[0]} and {len(listed) - 1} more")
     log = next((data_dir / "airflow").glob("dags-test-*.log")).read_text()
-    assert 'Could not convert string "heavy" to DECIMAL(12,2)' in log
+    assert UnreadableBatch.MESSAGE in log
     assert ("Model 'model.logistics_warehouse.brz_carriers' was built, but its tests did not all pass: "
             "not_null_brz_carriers_carrier_id (fail)") in log
     # the retries: the two models built again, their tests with them, and failed again; the nodes red only
@@ -522,14 +523,14 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
 
     run_cli("source", "generate", "--scale", "0.02", "--seed", "3")
     run_cli("extract")
-    bad = commit_a_bad_batch(data_dir / "lake" / "bronze" / "Vehicles", "CapacityKg", ["heavy"])
+    bad = UnreadableBatch(data_dir / "lake" / "bronze" / "Vehicles")
     done = threading.Event()
 
     def fix_once_the_build_has_failed() -> None:
         while not done.wait(0.1):
             logs = list((data_dir / "airflow").glob("dags-test-*.log"))
-            if logs and 'Could not convert string "heavy"' in logs[0].read_text(errors="replace"):
-                shutil.rmtree(bad)
+            if logs and UnreadableBatch.MESSAGE in logs[0].read_text(errors="replace"):
+                bad.take_out()
                 return
 
     fixer = threading.Thread(target=fix_once_the_build_has_failed)
@@ -541,7 +542,7 @@ def test_a_model_that_fails_in_the_build_and_then_recovers_is_rebuilt_before_wha
     finally:
         done.set()
         fixer.join()
-    assert not bad.exists(), "the build did not fail as staged"
+    assert bad.taken_out, "the build did not fail as staged"
     assert proc.returncode == 0 and "DAG run succeeded" in proc.stdout, proc.stdout[-3000:]
     assert "failed, and made good by the tasks after them: dbt_build" in proc.stdout, proc.stdout[-3000:]
     con = sqlite3.connect(data_dir / "airflow" / "airflow.db")

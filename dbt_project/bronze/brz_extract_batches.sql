@@ -2,7 +2,7 @@ with
 
 source as (
 
-    select * from {{ new_manifests() }} as manifests
+    select * from {{ new_commits() }} as commits
 
 ),
 
@@ -23,7 +23,7 @@ renamed as (
         {{ as_utc_timestamp('source.extracted_at') }} as extracted_at,
         {{ as_utc_timestamp('source.committed_at') }} as committed_at,
         cast(source.run_id as {{ dbt.type_string() }}) as airflow_run_id,
-        source.filename as manifest_file
+        cast(source.version as {{ dbt.type_bigint() }}) as table_version
 
     from source
 

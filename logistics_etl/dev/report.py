@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from logistics_etl.contract import TABLES
-from logistics_etl.lake.batches import Lake
+from logistics_etl.lake.delta import Lake
 
 GOLD_SCHEMA = "gold"  # macros/generate_schema_name.sql: the layer's schema, as named
 

@@ -23,7 +23,7 @@ from logistics_etl.extract import queries
 from logistics_etl.extract.conform import SchemaDriftError
 from logistics_etl.extract.source import full_read_ranges
 from logistics_etl.lake import watermarks
-from logistics_etl.lake.batches import Manifest
+from logistics_etl.lake.delta import Manifest
 from logistics_etl.settings import PARALLEL_MIN_KEYS
 
 if TYPE_CHECKING:

@@ -1,9 +1,9 @@
 """Extract one source table into the lake as one committed batch.
 
 Streams Arrow record batches from the source (`source.read_arrow`: connectorx, or
-ADBC for PostgreSQL; never the whole table in memory) to zstd Parquet in a staging
-folder, adds delete tombstones from a key snapshot, and commits the batch
-atomically. Incremental reads use the watermark minus an overlap window; rows
+ADBC for PostgreSQL; never the whole table in memory) to Parquet in a staging
+folder, adds delete tombstones from a key snapshot, and commits the batch to the
+table's Delta log in one commit (lake/delta.py). Incremental reads use the watermark minus an overlap window; rows
 already landed in that window are dropped, so late-committed rows are caught and
 nothing lands twice.
 """
@@ -37,7 +37,7 @@ from logistics_etl.extract.progress import Progress, progress_logger
 from logistics_etl.extract.source import SourceError, guarded_reader, read_arrow
 from logistics_etl.extract.source_url import redact
 from logistics_etl.lake import watermarks
-from logistics_etl.lake.batches import KEYS_FILE, Lake, Manifest, write_keys
+from logistics_etl.lake.delta import Lake, Manifest
 
 __all__ = ["ExtractOptions", "ExtractResult", "SourceError", "extract_table", "progress_logger", "read_arrow"]
 
@@ -90,15 +90,14 @@ def extract_table(table: Table, source_url: str, lake: Lake, options: ExtractOpt
             keys = pa.chunked_array([k.cast(pa.int64()) for k in changed_keys], type=pa.int64())
         files = [f for sl in slices for f in sl.files]
         writer = PartWriter(staging, schema, options.rows_per_file, prefix="part-deletes-" if files else "part-")
-        gone = _deleted_keys(lake.latest_keys(table.name, manifests), keys,
+        gone = _deleted_keys(lake.latest_keys(table.name, table.key, manifests), keys,
                              changed_keys if plan.mode == "incremental" else [])
         if len(gone):
             writer.write(tombstones(target, schema, gone))
-        write_keys(staging / KEYS_FILE, table.key, keys)
         files += writer.close(ensure_one=not files)
         manifest = _manifest(table, plan, slices, schema, files, len(gone), len(keys), extracted_at,
                              round(time.monotonic() - started, 3), redact(source_url), run_id)
-        lake.commit(staging, manifest)
+        manifest.version = lake.commit(staging, manifest, keys)
     if manifest.new_columns:
         log.warning("table %s: new source columns landed and need a model change: %s",
                     table.name, ", ".join(manifest.new_columns))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from logistics_etl.contract import Table
-from logistics_etl.lake.batches import Manifest
+from logistics_etl.lake.delta import Manifest
 
 
 @dataclass(frozen=True)

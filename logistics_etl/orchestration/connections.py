@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
-from logistics_etl.lake.batches import Lake
-from logistics_etl.lake.blob import BlobLake, is_blob_url
+from logistics_etl.lake.delta import Lake
+from logistics_etl.lake.storage import is_blob_url
 from logistics_etl.settings import ConfigError, Settings
 
 AIRFLOW_SCHEME = "airflow://"
@@ -131,7 +131,7 @@ def lake_credentials(settings: Settings) -> str:
 def open_lake(settings: Settings, override: str | Path | None = None) -> Lake:
     root = str(override) if override else settings.lake_root
     if is_blob_url(root):
-        return BlobLake(root, lake_credentials(settings))
+        return Lake(root, lake_credentials(settings))
     return Lake(Path(root).resolve())
 
 

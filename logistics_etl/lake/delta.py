@@ -1,0 +1,262 @@
+"""The data lake: one Delta table per source table, one commit per extract (delta-rs, no JVM).
+
+Layout under the lake root (a local folder or `abfs://<container>/<path>`, the same code)::
+
+    bronze/<Table>/_delta_log/...      the table's transaction log: a commit per extract (`Manifest`)
+    bronze/<Table>/part-*.parquet      its data files: changed rows and delete tombstones
+    keys/<Table>/...                   a Delta table of its own: every source key at the last extract
+    _staging/<Table>/batch=N.<random>/ a local lake's batch being written; never read
+
+An extract writes its batch to a staging folder (Parquet, streamed), then
+commits it to the table's Delta log in one `write_deltalake` call whose commit
+metadata holds the batch's `Manifest` (batch id, watermark, counts, run id):
+rows and watermark become visible together or not at all. The watermark and
+the next batch id are read back from that metadata (`manifests`), so neither
+can move ahead of the data. Files of a commit that never happened (a killed
+extract) are in no snapshot, are never read, and `vacuum` removes them.
+
+The key snapshot is committed after the data, with its batch id in the commit's
+metadata; when it lags the data (a crash between the two commits), the live
+keys are derived from the data table instead (`latest_keys`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+
+from logistics_etl.lake.storage import delta_storage_options, is_blob_url
+
+META_FIELDS = [  # the load metadata every landed row carries, after the source's columns
+    pa.field("_batch_id", pa.int64(), nullable=False),
+    pa.field("_extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
+    pa.field("_is_deleted", pa.bool_(), nullable=False),
+]
+MANIFEST_KEY = "logistics_batch"  # the commit metadata key holding a batch's Manifest (JSON)
+# Table properties, set when a table is created: statistics on every column (the load metadata comes after the
+# source's columns, and readers prune files by `_batch_id`); the log's JSON commits kept (the Spark reader lists
+# them, macros/lake_tables.sql); a checkpoint every 10 commits (a reader opening the table replays at most 9
+# commits after it: benchmarks/lake_reads.py)
+TABLE_CONFIGURATION = {"delta.dataSkippingNumIndexedCols": "-1", "delta.enableExpiredLogCleanup": "false",
+                       "delta.checkpointInterval": "10"}
+
+
+class LakeError(RuntimeError):
+    """The lake is unreadable or a batch cannot be committed; the message names the table."""
+
+
+@dataclass
+class Manifest:
+    """What one extract committed to a table: its commit's metadata."""
+
+    table: str
+    batch_id: int
+    mode: str  # "incremental" or "full"
+    watermark_column: str
+    watermark_from: str | None  # exclusive lower bound used by the query (ISO text or key)
+    watermark_to: str | None  # highest watermark value among the rows read
+    rows: int
+    deleted_rows: int
+    files: list[dict] = field(default_factory=list)  # the staged Parquet parts: name, rows, bytes
+    schema: list[dict] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)
+    key_count: int | None = None
+    extracted_at: str = ""
+    committed_at: str = ""
+    seconds: float = 0.0
+    source: str = ""
+    run_id: str = ""
+    version: int | None = None  # the Delta table version of the commit (known once committed)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f["bytes"] for f in self.files)
+
+    def to_json(self) -> str:
+        return json.dumps({k: v for k, v in asdict(self).items() if k != "version"}, sort_keys=True)
+
+    @classmethod
+    def from_commit(cls, commit: dict) -> Manifest | None:
+        """The manifest of a history entry of `DeltaTable.history()`; None for a commit no extract made."""
+        text = commit.get(MANIFEST_KEY)
+        if text is None:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in json.loads(text).items() if k in known}, version=commit.get("version"))
+
+
+class Lake:
+    """A lake of Delta tables under `root`: a local folder, or `abfs://<container>/<path>` with the credentials
+    of an Azure Storage connection string (account key or SAS)."""
+
+    def __init__(self, root: Path | str, connection_string: str | None = None):
+        root = str(root)
+        self.is_blob = is_blob_url(root)
+        if self.is_blob:
+            if not connection_string:
+                raise LakeError(f"lake {root}: no credentials (an Azure Storage connection string or SAS token)")
+            self.root: Path | str = root.rstrip("/")
+        else:
+            self.root = Path(root).resolve()
+        self.storage_options = delta_storage_options(connection_string) if self.is_blob else None
+        self._connection_string = connection_string
+
+    def __repr__(self) -> str:
+        return f"Lake({str(self.root)!r})"
+
+    def table_uri(self, table: str) -> str:
+        return f"{self.root}/bronze/{table}"
+
+    def keys_uri(self, table: str) -> str:
+        return f"{self.root}/keys/{table}"
+
+    def delta_table(self, table: str, version: int | str | datetime | None = None):
+        """The table's `deltalake.DeltaTable` (at a version or time when given); None before its first commit."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            dt = DeltaTable(self.table_uri(table), storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
+        except Exception as exc:
+            raise LakeError(f"table {table}: the Delta table at {self.table_uri(table)} cannot be opened: "
+                            f"{_first_line(exc)}") from None
+        if version is not None:
+            dt.load_as_version(version)
+        return dt
+
+    # ------------------------------------------------------------------ reading
+    def manifests(self, table: str) -> list[Manifest]:
+        """The extracts committed to a table, oldest first (commits by upkeep, e.g. OPTIMIZE, have none)."""
+        dt = self.delta_table(table)
+        if dt is None:
+            return []
+        try:
+            history = dt.history()
+        except Exception as exc:
+            raise LakeError(f"table {table}: the Delta log at {self.table_uri(table)} cannot be read: "
+                            f"{_first_line(exc)}") from None
+        found = []
+        for commit in reversed(history):
+            try:
+                manifest = Manifest.from_commit(commit)
+            except (ValueError, TypeError) as exc:
+                raise LakeError(f"table {table}: commit {commit.get('version')} has unreadable batch metadata "
+                                f"({MANIFEST_KEY}): {exc}") from None
+            if manifest is not None:
+                found.append(manifest)
+        return found
+
+    def latest_keys(self, table: str, key: str, manifests: list[Manifest] | None = None) -> pa.Array | None:
+        """Every key the source held at the last committed extract: the key snapshot when it is that extract's,
+        else (a crash between the data's commit and the keys') the keys whose newest version is not a
+        tombstone, read from the data."""
+        manifests = self.manifests(table) if manifests is None else manifests
+        if not manifests:
+            return None
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
+
+        try:
+            keys = DeltaTable(self.keys_uri(table), storage_options=self.storage_options)
+            snapshot_of = next((c.get("batch_id") for c in keys.history(1)), None)
+        except TableNotFoundError:
+            keys, snapshot_of = None, None
+        if keys is not None and snapshot_of == str(manifests[-1].batch_id):
+            return keys.to_pyarrow_table().column(0).combine_chunks().cast(pa.int64())
+        versions = self.read_columns(table, manifests, [key, "_batch_id", "_is_deleted"])
+        if versions is None:
+            return pa.nulls(0, pa.int64())
+        newest = versions.group_by(key).aggregate([("_batch_id", "max")])
+        last = versions.join(newest, keys=[key, "_batch_id"], right_keys=[key, "_batch_id_max"], join_type="inner")
+        return pc.filter(last.column(key), pc.invert(last.column("_is_deleted"))).combine_chunks().cast(pa.int64())
+
+    def read_columns(self, table: str, batches: list[Manifest], columns: list[str] | None) -> pa.Table | None:
+        """The given columns of the rows of the committed batches `batches` (files pruned by `_batch_id`)."""
+        dt = self.delta_table(table)
+        if dt is None or not batches:
+            return None
+        ids = pa.array(sorted({m.batch_id for m in batches}), pa.int64())
+        dataset = dt.to_pyarrow_dataset()
+        return dataset.to_table(columns=columns, filter=(ds.field("_batch_id") >= ids[0].as_py())
+                                & (ds.field("_batch_id") <= ids[-1].as_py()) & ds.field("_batch_id").isin(ids))
+
+    # ------------------------------------------------------------------ writing
+    @contextmanager
+    def stage(self, table: str, batch_id: int) -> Iterator[Path]:
+        """A private local folder for a batch's Parquet parts, removed once committed or on error."""
+        if self.is_blob:
+            staging = Path(tempfile.mkdtemp(prefix=f"lake-{table}-batch={batch_id:06d}-"))
+        else:
+            staging = self.root / "_staging" / table / f"batch={batch_id:06d}.{uuid.uuid4().hex[:8]}"
+            staging.mkdir(parents=True)
+        try:
+            yield staging
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def commit(self, staging: Path, manifest: Manifest, keys: pa.Array | None) -> int:
+        """Append the staged parts to the table as one Delta commit carrying the manifest, then replace the key
+        snapshot (unless `keys` is None); returns the table version. Additive schema changes merge; others fail
+        naming the table."""
+        from deltalake import CommitProperties, WriterProperties, write_deltalake
+
+        parts = sorted(staging.glob("*.parquet"))
+        dataset = ds.dataset(parts, format="parquet")
+        schema = pa.unify_schemas([f.physical_schema for f in dataset.get_fragments()]) if parts else None
+        reader = ds.dataset(parts, schema=schema, format="parquet").scanner(batch_size=64_000).to_reader()
+        try:
+            write_deltalake(self.table_uri(manifest.table), reader, mode="append", schema_mode="merge",
+                            configuration=TABLE_CONFIGURATION, storage_options=self.storage_options,
+                            writer_properties=WriterProperties(compression="ZSTD"),
+                            commit_properties=CommitProperties(custom_metadata={MANIFEST_KEY: manifest.to_json()}))
+        except Exception as exc:
+            raise LakeError(f"table {manifest.table}: batch {manifest.batch_id} could not be committed to "
+                            f"{self.table_uri(manifest.table)}: {_first_line(exc)}") from None
+        version = self.delta_table(manifest.table).version()
+        if keys is not None:
+            self.write_keys(manifest.table, manifest.batch_id, keys)
+        return version
+
+    def write_keys(self, table: str, batch_id: int, keys: pa.Array | pa.ChunkedArray) -> None:
+        """Replace the table's key snapshot with `keys`, the snapshot of batch `batch_id` (in its commit)."""
+        from deltalake import CommitProperties, write_deltalake
+
+        try:
+            write_deltalake(self.keys_uri(table), pa.table({"key": keys.cast(pa.int64())}),
+                            mode="overwrite", storage_options=self.storage_options,
+                            commit_properties=CommitProperties(custom_metadata={"batch_id": str(batch_id)}))
+        except Exception as exc:  # the data is committed; the next extract derives the keys from it
+            raise LakeError(f"table {table}: batch {batch_id} is committed but its key snapshot could not be "
+                            f"written to {self.keys_uri(table)}: {_first_line(exc)}") from None
+
+    def clean_staging(self, table: str) -> int:
+        """Remove what a crashed writer of `table` left in a local lake's `_staging/`; returns how many batches.
+
+        Safe because one extract per table runs at a time (the DAG has max_active_runs=1)."""
+        if self.is_blob:
+            return 0
+        sdir = self.root / "_staging" / table
+        if not sdir.exists():
+            return 0
+        leftovers = list(sdir.iterdir())
+        for p in leftovers:
+            shutil.rmtree(p, ignore_errors=True)
+        return len(leftovers)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text.splitlines()[0][:500]

@@ -1,0 +1,54 @@
+"""Where the lake's bytes live: a local folder, or Azure Blob / ADLS Gen2 (`abfs://<container>/<path>`).
+
+delta-rs reaches Azure through its object store, configured by `storage_options`; the project hands
+credentials around as one Azure Storage connection string (the environment's
+AZURE_STORAGE_CONNECTION_STRING or the Airflow connection's, see orchestration/connections.py).
+`delta_storage_options` turns one into the other: account key or SAS token, and the endpoint when it is not
+Azure's own (Azurite, the emulator, in the tests).
+"""
+
+from __future__ import annotations
+
+from logistics_etl.settings import BLOB_SCHEMES, ConfigError
+
+
+def is_blob_url(root: object) -> bool:
+    return isinstance(root, str) and root.startswith(BLOB_SCHEMES)
+
+
+def parse_connection_string(text: str) -> dict[str, str]:
+    """`Key=Value;...` pairs of an Azure Storage connection string (values may hold '=', as SAS tokens do)."""
+    pairs = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep:
+            raise ConfigError("AZURE_STORAGE_CONNECTION_STRING: not a connection string (Key=Value;... pairs): "
+                              f"part {key.strip()[:20]!r} has no '='")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
+def delta_storage_options(connection_string: str) -> dict[str, str]:
+    """delta-rs storage options for the account of an Azure Storage connection string."""
+    pairs = parse_connection_string(connection_string)
+    endpoint = pairs.get("BlobEndpoint", "").rstrip("/")
+    azure_host = endpoint.endswith(".blob.core.windows.net")
+    # an account URL names the account in its host (Azure) or in its path (the emulator's)
+    account = pairs.get("AccountName") or (endpoint.split("//", 1)[-1].split(".", 1)[0] if azure_host
+                                           else endpoint.rsplit("/", 1)[-1] if endpoint.count("/") > 2 else "")
+    if not account:
+        raise ConfigError("AZURE_STORAGE_CONNECTION_STRING: names no storage account (AccountName or BlobEndpoint)")
+    options = {"account_name": account}
+    if pairs.get("AccountKey"):
+        options["account_key"] = pairs["AccountKey"]
+    elif pairs.get("SharedAccessSignature"):
+        options["sas_key"] = pairs["SharedAccessSignature"].lstrip("?")
+    else:
+        raise ConfigError("AZURE_STORAGE_CONNECTION_STRING: has neither AccountKey nor SharedAccessSignature")
+    if endpoint and not azure_host:
+        options["endpoint"] = endpoint
+        if endpoint.startswith("http://"):
+            options["allow_http"] = "true"
+    return options
