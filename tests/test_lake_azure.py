@@ -9,6 +9,7 @@ Credentials come the production way: an Airflow connection `azure_data_lake_defa
 from __future__ import annotations
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def test_dbt_builds_bronze_from_the_blob_lake_night_after_night(blob_lake_env, s
     """`logistics extract` and `logistics dbt build` of what reads the lake (bronze and the extract audit; silver
     and gold read only the warehouse) on the dev target, the lake on Azurite through delta-rs, then a third night
     built incrementally (bronze reads only the new night's batch: `lake_batches()`); bronze holds exactly what
-    the commits hold, and the SAS token appears in no output or log."""
+    the commits hold, equals a full refresh of a copy, and the SAS token appears in no output or log."""
     run_cli("extract")
     generator.advance(source_db, 1)
     run_cli("extract")
@@ -128,6 +129,26 @@ def test_dbt_builds_bronze_from_the_blob_lake_night_after_night(blob_lake_env, s
     outputs = first.stdout + first.stderr + proc.stdout + proc.stderr + fresh.stdout + fresh.stderr
     assert sas not in outputs and sas.split("sig=")[-1] not in logs
     report("dbt build of bronze from the Azurite lake", f"{batches} batches in the extract audit")
+
+    # the nights built incrementally hold what one full refresh of a copy reads from the blob lake
+    warehouse = load_settings().duckdb_path
+    full = warehouse.with_name("full_refresh.duckdb")
+    shutil.copyfile(warehouse, full)
+    run_cli("dbt", "build", "--select", "tag:bronze", "--full-refresh", "--quiet", env_extra={"DUCKDB_PATH": str(full)})
+    con = duckdb.connect()
+    con.execute(f"attach '{warehouse}' as inc (read_only)")
+    con.execute(f"attach '{full}' as ful (read_only)")
+    for t in [*TABLES, None]:
+        model = "brz_extract_batches" if t is None else \
+            "brz_" + {"ShipmentEvents": "shipment_events"}.get(t.name, t.name.lower())
+        cols = ", ".join(c for (c,) in con.execute(
+            "select column_name from information_schema.columns where table_catalog = 'inc' and table_name = ? "
+            "and column_name <> 'loaded_at'", [model]).fetchall())
+        differ = con.execute(f"select count(*) from ((select {cols} from inc.bronze.{model} except all select {cols} "
+                             f"from ful.bronze.{model}) union all (select {cols} from ful.bronze.{model} except all "
+                             f"select {cols} from inc.bronze.{model}))").fetchone()[0]
+        assert differ == 0, f"{model}: {differ} rows differ between the incremental nights and a full refresh"
+    con.close()
 
 
 def test_missing_lake_connection_names_it(data_dir: Path, monkeypatch: pytest.MonkeyPatch):

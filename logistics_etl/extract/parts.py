@@ -1,7 +1,7 @@
-"""What one lake batch's rows hold, and how a read is streamed into its staged parts.
+"""What one lake batch's files hold, and how a read is streamed into them.
 
 The load metadata columns (`_batch_id`, `_extracted_at`, `_is_deleted`),
-staged Parquet parts (`PartWriter`), the rows of one query
+Parquet parts with their encodings (`PartWriter`), the rows of one query
 conformed to the contract and streamed into parts with the rows that already
 landed dropped (`stream_slice`), and the tombstones of deleted keys.
 """
@@ -22,7 +22,7 @@ from logistics_etl.contract import Table
 from logistics_etl.extract.conform import SchemaDriftError, conform
 from logistics_etl.extract.progress import Progress
 from logistics_etl.lake import watermarks
-from logistics_etl.lake.delta import META_FIELDS, Lake, Manifest
+from logistics_etl.lake.delta import META_FIELDS, Lake, Manifest, delta_encoding
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -64,21 +64,29 @@ def with_load_metadata(batch: pa.RecordBatch, batch_id: int, extracted_at: datet
 
 
 class PartWriter:
-    """Parquet parts of one staged batch, rolled over every `rows_per_file` rows. Staged parts live until the
-    batch is committed, which writes the lake's own files (lake/delta.py): they are written for speed (lz4,
-    dictionary pages for text only, no statistics), not for size."""
+    """Parquet parts of one batch, rolled over every `rows_per_file` rows: the lake's own data files, which the
+    commit adds to the table as they are (lake/delta.py)."""
 
     def __init__(self, folder, schema: pa.Schema, rows_per_file: int, prefix: str = "part-"):
         self.folder, self.schema, self.rows_per_file, self.prefix = folder, schema, rows_per_file, prefix
         self.files: list[dict] = []
+        # dictionary pages for text columns only (codes such as Status, EventType): on keys, times and
+        # amounts they cost more CPU than they save, and make bigger files (benchmarks/extract.py)
         self._dictionary = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        # keys, times and amounts delta-encoded: ascending keys and clustered times leave small deltas, so
+        # the files are smaller and faster to write
+        self._delta = delta_encoding(schema)
+        # min/max statistics for every column but text: readers prune on keys, times, amounts and batch ids,
+        # never on a code or a name, and the text columns' statistics are a noticeable share of a write
+        self._statistics = [f.name for f in schema if f.name not in self._dictionary]
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_file = 0
 
     def _open(self) -> None:
         path = self.folder / f"{self.prefix}{len(self.files):05d}.parquet"
-        self._writer = pq.ParquetWriter(path, self.schema, compression="lz4", use_dictionary=self._dictionary,
-                                        write_statistics=False)
+        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd", use_dictionary=self._dictionary,
+                                        column_encoding=self._delta, write_statistics=self._statistics,
+                                        store_decimal_as_integer=True)
         self.files.append({"name": path.name, "rows": 0, "bytes": 0})
         self._rows_in_file = 0
 

@@ -7,10 +7,12 @@ Layout under the lake root (a local folder or `abfs://<container>/<path>`, the s
     keys/<Table>/...                   a Delta table of its own: every source key at the last extract
     _staging/<Table>/batch=N.<random>/ a local lake's batch being written; never read
 
-An extract writes its batch to a staging folder (Parquet, streamed), then
-commits it to the table's Delta log in one `write_deltalake` call whose commit
-metadata holds the batch's `Manifest` (batch id, watermark, counts, run id):
-rows and watermark become visible together or not at all. The watermark and
+An extract streams its batch to Parquet parts in a staging folder, moves (or
+uploads) them into the table's folder and adds them to the table's Delta log
+in one commit whose metadata holds the batch's `Manifest` (batch id,
+watermark, counts, run id), through delta-rs's public transaction API
+(`create_write_transaction`): rows and watermark become visible together or
+not at all, and the files are the extract's own (its encodings, no rewrite). The watermark and
 the next batch id are read back from that metadata (`manifests`), so neither
 can move ahead of the data. Files of a commit that never happened (a killed
 extract) are in no snapshot, are never read, and `vacuum` removes them.
@@ -23,8 +25,10 @@ keys are derived from the data table instead (`latest_keys`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,6 +39,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from logistics_etl.lake.storage import delta_storage_options, is_blob_url
 
@@ -208,20 +213,29 @@ class Lake:
             shutil.rmtree(staging, ignore_errors=True)
 
     def commit(self, staging: Path, manifest: Manifest, keys: pa.Array | None) -> int:
-        """Append the staged parts to the table as one Delta commit carrying the manifest, then replace the key
-        snapshot (unless `keys` is None); returns the table version. Additive schema changes merge; others fail
-        naming the table."""
-        from deltalake import CommitProperties, WriterProperties, write_deltalake
+        """Add the staged Parquet parts to the table as they are, in one Delta commit carrying the manifest, then
+        replace the key snapshot (unless `keys` is None); returns the table version. The parts are moved (local)
+        or uploaded (blob) into the table's folder first: until the commit names them no reader sees them. A new
+        source column is added to the table's schema first (an additive change, a commit of its own); a column
+        whose type changed fails the table, naming it."""
+        from deltalake import CommitProperties, Schema
+        from deltalake.transaction import create_table_with_add_actions
 
-        parts = sorted(staging.glob("*.parquet"))
-        dataset = ds.dataset(parts, format="parquet")
-        schema = pa.unify_schemas([f.physical_schema for f in dataset.get_fragments()]) if parts else None
-        reader = ds.dataset(parts, schema=schema, format="parquet").scanner(batch_size=64_000).to_reader()
+        parts = sorted(p for p in staging.glob("*.parquet") if pq.read_metadata(p).num_rows)
+        schema = pq.read_schema(sorted(staging.glob("*.parquet"))[0]) if any(staging.glob("*.parquet")) else None
+        table = self.delta_table(manifest.table)
+        if table is not None and schema is not None:
+            self._evolve(table, manifest.table, schema)
+        actions = [self._add(manifest.table, part, manifest.batch_id, i) for i, part in enumerate(parts)]
+        commit = CommitProperties(custom_metadata={MANIFEST_KEY: manifest.to_json()})
         try:
-            write_deltalake(self.table_uri(manifest.table), reader, mode="append", schema_mode="merge",
-                            configuration=TABLE_CONFIGURATION, storage_options=self.storage_options,
-                            writer_properties=WriterProperties(compression="ZSTD"),
-                            commit_properties=CommitProperties(custom_metadata={MANIFEST_KEY: manifest.to_json()}))
+            if table is None:
+                create_table_with_add_actions(self.table_uri(manifest.table), Schema.from_arrow(schema), actions,
+                                              mode="append", configuration=TABLE_CONFIGURATION,
+                                              storage_options=self.storage_options, commit_properties=commit)
+            else:
+                table.create_write_transaction(actions, mode="append", schema=table.schema(),
+                                               commit_properties=commit)
         except Exception as exc:
             raise LakeError(f"table {manifest.table}: batch {manifest.batch_id} could not be committed to "
                             f"{self.table_uri(manifest.table)}: {_first_line(exc)}") from None
@@ -229,6 +243,44 @@ class Lake:
         if keys is not None:
             self.write_keys(manifest.table, manifest.batch_id, keys)
         return version
+
+    def _evolve(self, table, name: str, schema: pa.Schema) -> None:
+        """Columns of the batch the table lacks are added to its schema; a column whose type differs is refused."""
+        from deltalake import Field, Schema
+
+        have = {f.name: f.type for f in table.schema().fields}
+        landed = Schema.from_arrow(schema).fields
+        for field_ in landed:
+            if field_.name in have and have[field_.name] != field_.type:
+                raise LakeError(f"table {name}: column {field_.name} landed as {field_.type} but the lake's table "
+                                f"holds {have[field_.name]}: not an additive change; re-extract the table in full "
+                                f"into a new lake table, or change the contract")
+        new = [Field(f.name, f.type, nullable=True) for f in landed if f.name not in have]
+        if new:
+            table.alter.add_columns(new)
+
+    def _add(self, table: str, part: Path, batch_id: int, index: int):
+        """Place one staged part in the table's folder under a name of its own; its add action, with statistics."""
+        from deltalake.transaction import AddAction
+
+        name = f"part-{batch_id:06d}-{index:05d}-{uuid.uuid4().hex}.zstd.parquet"
+        size = part.stat().st_size
+        stats = json.dumps(file_statistics(pq.read_metadata(part)))
+        if self.is_blob:
+            self._upload(part, f"{self.table_uri(table)}/{name}")
+        else:
+            target = Path(self.table_uri(table))
+            target.mkdir(parents=True, exist_ok=True)
+            os.replace(part, target / name)
+        return AddAction(name, size, {}, int(time.time() * 1000), True, stats)
+
+    def _upload(self, part: Path, uri: str) -> None:
+        from azure.storage.blob import BlobServiceClient
+
+        container, blob = uri.split("://", 1)[1].split("/", 1)
+        client = BlobServiceClient.from_connection_string(self._connection_string)
+        with open(part, "rb") as data:
+            client.get_blob_client(container, blob).upload_blob(data, overwrite=True, max_concurrency=4)
 
     def write_keys(self, table: str, batch_id: int, keys: pa.Array | pa.ChunkedArray) -> None:
         """Replace the table's key snapshot with `keys`, the snapshot of batch `batch_id` (in its commit)."""
@@ -255,6 +307,32 @@ class Lake:
         for p in leftovers:
             shutil.rmtree(p, ignore_errors=True)
         return len(leftovers)
+
+
+def delta_encoding(schema: pa.Schema) -> dict[str, str]:
+    """DELTA_BINARY_PACKED for every column stored as a Parquet INT32/INT64: integers, timestamps and
+    decimals up to 18 digits (written with `store_decimal_as_integer`). Ascending keys and clustered times
+    leave small deltas; DuckDB, Spark and delta-rs read the encoding (Parquet v2)."""
+    return {f.name: "DELTA_BINARY_PACKED" for f in schema
+            if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)
+            or (pa.types.is_decimal(f.type) and f.type.precision <= 18)}
+
+
+def file_statistics(metadata: pq.FileMetaData) -> dict:
+    """A data file's statistics as the Delta log keeps them: its rows, and the lowest and highest value and the
+    nulls of each integer column (keys and `_batch_id`, which readers skip files by), from the Parquet footer."""
+    stats: dict = {"numRecords": metadata.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
+    schema = metadata.schema.to_arrow_schema()
+    for i, field_ in enumerate(schema):
+        if not pa.types.is_integer(field_.type) or metadata.num_row_groups == 0:
+            continue
+        chunks = [metadata.row_group(g).column(i).statistics for g in range(metadata.num_row_groups)]
+        if any(c is None or not c.has_min_max for c in chunks):
+            continue
+        stats["minValues"][field_.name] = min(c.min for c in chunks)
+        stats["maxValues"][field_.name] = max(c.max for c in chunks)
+        stats["nullCount"][field_.name] = sum(c.null_count for c in chunks)
+    return stats
 
 
 def _first_line(exc: Exception) -> str:
