@@ -3,10 +3,10 @@
     uv run python -m benchmarks.lake_reads [--nights 365] [--delay-ms 10] [--repeat 3]
 
 A real Azurite (npm, started and stopped here) holds one Delta table of `--nights` commits of Shipments,
-each an extract's batch with its manifest in the commit, as the extract writes them (delta-rs; a checkpoint
-every 100 commits, delta-rs's default). Every read goes through a local TCP proxy that holds each request back
-by `--delay-ms` (Azure's round trip, which Azurite on localhost lacks), and opens the table afresh, as each
-dbt run does:
+each an extract's batch with its manifest in the commit (written here with delta-rs's `write_deltalake`, with
+the lake's table properties: a checkpoint every 10 commits). Every read goes through a local TCP proxy that
+holds each request back by `--delay-ms` (Azure's round trip, which Azurite on localhost lacks), and opens the
+table afresh, as each dbt run does:
 
 - `whole table`: every row, as DuckDB scans the table's delta-rs dataset (the baseline);
 - `new batch`: what `lake_batches()` sends on an incremental night: the same scan with `_batch_id > n`

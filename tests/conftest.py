@@ -131,10 +131,11 @@ def azurite_server(tmp_path_factory):
     server.stop()
 
 
-def commit_a_bad_batch(table_dir: Path, column: str, values: list) -> int:
+def commit_a_bad_batch(table_dir: Path, column: str, values: list, watermark: bool = True) -> int:
     """The table's next lake batch, committed as the extract commits one (one Delta commit with its manifest):
-    the first batch's rows with `column` set to `values` (and `_batch_id` to the new batch's number). Returns the
-    batch's number."""
+    the first batch's rows with `column` set to `values` (and `_batch_id` to the new batch's number); without
+    `watermark`, its manifest moves no watermark, so the next extract's overlap window does not re-read it.
+    Returns the batch's number."""
     import pyarrow as pa
 
     from logistics_etl.extract.parts import PartWriter
@@ -151,6 +152,8 @@ def commit_a_bad_batch(table_dir: Path, column: str, values: list) -> int:
     rows = rows.set_column(i, rows.schema.field(i), pa.array([number] * rows.num_rows, pa.int64()))
     manifest = manifests[0]
     manifest.batch_id, manifest.mode, manifest.version = number, "incremental", None
+    if not watermark:
+        manifest.watermark_to = None
     with lake.stage(table, number) as staging:
         writer = PartWriter(staging, rows.schema, rows.num_rows + 1)
         for batch in rows.to_batches():
@@ -173,7 +176,8 @@ class UnreadableBatch:
         from logistics_etl.lake.delta import Lake
 
         self.table_dir = table_dir
-        self.batch_id = commit_a_bad_batch(table_dir, "_is_deleted", [False])
+        # no watermark: the night's extract does not re-read it (its overlap window), dbt's bronze read does
+        self.batch_id = commit_a_bad_batch(table_dir, "_is_deleted", [False], watermark=False)
         dt = Lake(table_dir.parent.parent).delta_table(table_dir.name)
         self.files = {table_dir / a["path"]: (table_dir / a["path"]).read_bytes()
                       for a in pa.table(dt.get_add_actions(flatten=True)).to_pylist()

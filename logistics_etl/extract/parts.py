@@ -22,7 +22,8 @@ from logistics_etl.contract import Table
 from logistics_etl.extract.conform import SchemaDriftError, conform
 from logistics_etl.extract.progress import Progress
 from logistics_etl.lake import watermarks
-from logistics_etl.lake.delta import META_FIELDS, Lake, Manifest, delta_encoding
+from logistics_etl.lake.delta import META_FIELDS, Lake, Manifest
+from logistics_etl.lake.files import delta_encoding
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

@@ -41,7 +41,9 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from logistics_etl.lake.storage import delta_storage_options, is_blob_url
+from logistics_etl.lake.errors import LakeError
+from logistics_etl.lake.files import evolve_schema, file_statistics
+from logistics_etl.lake.storage import delta_storage_options, is_blob_url, upload
 
 META_FIELDS = [  # the load metadata every landed row carries, after the source's columns
     pa.field("_batch_id", pa.int64(), nullable=False),
@@ -55,10 +57,6 @@ MANIFEST_KEY = "logistics_batch"  # the commit metadata key holding a batch's Ma
 # commits after it: benchmarks/lake_reads.py)
 TABLE_CONFIGURATION = {"delta.dataSkippingNumIndexedCols": "-1", "delta.enableExpiredLogCleanup": "false",
                        "delta.checkpointInterval": "10"}
-
-
-class LakeError(RuntimeError):
-    """The lake is unreadable or a batch cannot be committed; the message names the table."""
 
 
 @dataclass
@@ -225,7 +223,7 @@ class Lake:
         schema = pq.read_schema(sorted(staging.glob("*.parquet"))[0]) if any(staging.glob("*.parquet")) else None
         table = self.delta_table(manifest.table)
         if table is not None and schema is not None:
-            self._evolve(table, manifest.table, schema)
+            evolve_schema(table, manifest.table, schema)
         actions = [self._add(manifest.table, part, manifest.batch_id, i) for i, part in enumerate(parts)]
         commit = CommitProperties(custom_metadata={MANIFEST_KEY: manifest.to_json()})
         try:
@@ -244,21 +242,6 @@ class Lake:
             self.write_keys(manifest.table, manifest.batch_id, keys)
         return version
 
-    def _evolve(self, table, name: str, schema: pa.Schema) -> None:
-        """Columns of the batch the table lacks are added to its schema; a column whose type differs is refused."""
-        from deltalake import Field, Schema
-
-        have = {f.name: f.type for f in table.schema().fields}
-        landed = Schema.from_arrow(schema).fields
-        for field_ in landed:
-            if field_.name in have and have[field_.name] != field_.type:
-                raise LakeError(f"table {name}: column {field_.name} landed as {field_.type} but the lake's table "
-                                f"holds {have[field_.name]}: not an additive change; re-extract the table in full "
-                                f"into a new lake table, or change the contract")
-        new = [Field(f.name, f.type, nullable=True) for f in landed if f.name not in have]
-        if new:
-            table.alter.add_columns(new)
-
     def _add(self, table: str, part: Path, batch_id: int, index: int):
         """Place one staged part in the table's folder under a name of its own; its add action, with statistics."""
         from deltalake.transaction import AddAction
@@ -267,20 +250,12 @@ class Lake:
         size = part.stat().st_size
         stats = json.dumps(file_statistics(pq.read_metadata(part)))
         if self.is_blob:
-            self._upload(part, f"{self.table_uri(table)}/{name}")
+            upload(self._connection_string, part, f"{self.table_uri(table)}/{name}")
         else:
             target = Path(self.table_uri(table))
             target.mkdir(parents=True, exist_ok=True)
             os.replace(part, target / name)
         return AddAction(name, size, {}, int(time.time() * 1000), True, stats)
-
-    def _upload(self, part: Path, uri: str) -> None:
-        from azure.storage.blob import BlobServiceClient
-
-        container, blob = uri.split("://", 1)[1].split("/", 1)
-        client = BlobServiceClient.from_connection_string(self._connection_string)
-        with open(part, "rb") as data:
-            client.get_blob_client(container, blob).upload_blob(data, overwrite=True, max_concurrency=4)
 
     def write_keys(self, table: str, batch_id: int, keys: pa.Array | pa.ChunkedArray) -> None:
         """Replace the table's key snapshot with `keys`, the snapshot of batch `batch_id` (in its commit)."""
@@ -307,32 +282,6 @@ class Lake:
         for p in leftovers:
             shutil.rmtree(p, ignore_errors=True)
         return len(leftovers)
-
-
-def delta_encoding(schema: pa.Schema) -> dict[str, str]:
-    """DELTA_BINARY_PACKED for every column stored as a Parquet INT32/INT64: integers, timestamps and
-    decimals up to 18 digits (written with `store_decimal_as_integer`). Ascending keys and clustered times
-    leave small deltas; DuckDB, Spark and delta-rs read the encoding (Parquet v2)."""
-    return {f.name: "DELTA_BINARY_PACKED" for f in schema
-            if pa.types.is_integer(f.type) or pa.types.is_timestamp(f.type)
-            or (pa.types.is_decimal(f.type) and f.type.precision <= 18)}
-
-
-def file_statistics(metadata: pq.FileMetaData) -> dict:
-    """A data file's statistics as the Delta log keeps them: its rows, and the lowest and highest value and the
-    nulls of each integer column (keys and `_batch_id`, which readers skip files by), from the Parquet footer."""
-    stats: dict = {"numRecords": metadata.num_rows, "minValues": {}, "maxValues": {}, "nullCount": {}}
-    schema = metadata.schema.to_arrow_schema()
-    for i, field_ in enumerate(schema):
-        if not pa.types.is_integer(field_.type) or metadata.num_row_groups == 0:
-            continue
-        chunks = [metadata.row_group(g).column(i).statistics for g in range(metadata.num_row_groups)]
-        if any(c is None or not c.has_min_max for c in chunks):
-            continue
-        stats["minValues"][field_.name] = min(c.min for c in chunks)
-        stats["maxValues"][field_.name] = max(c.max for c in chunks)
-        stats["nullCount"][field_.name] = sum(c.null_count for c in chunks)
-    return stats
 
 
 def _first_line(exc: Exception) -> str:

@@ -52,3 +52,13 @@ def delta_storage_options(connection_string: str) -> dict[str, str]:
         if endpoint.startswith("http://"):
             options["allow_http"] = "true"
     return options
+
+
+def upload(connection_string: str, path, uri: str) -> None:
+    """Upload a local file to `abfs://<container>/<blob>` (a block blob appears whole or not at all)."""
+    from azure.storage.blob import BlobServiceClient
+
+    container, blob = uri.split("://", 1)[1].split("/", 1)
+    client = BlobServiceClient.from_connection_string(connection_string)
+    with open(path, "rb") as data:
+        client.get_blob_client(container, blob).upload_blob(data, overwrite=True, max_concurrency=4)
