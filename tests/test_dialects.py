@@ -72,6 +72,17 @@ def compile_models(target: str, target_path: Path, incremental: bool,
     return compiled
 
 
+def unparsed(compiled: dict[str, str], dialect: str) -> list[str]:
+    """The models whose compiled SQL sqlglot cannot parse in `dialect`, each with the parser's message."""
+    failures = []
+    for name, sql in compiled.items():
+        try:
+            sqlglot.parse_one(sql, read=dialect)
+        except ParseError as exc:
+            failures.append(f"{name}: {str(exc)[:400]}")
+    return failures
+
+
 def incremental_strategies(target_path: Path) -> set[str]:
     """The strategies the compiled project's incremental models merge with."""
     nodes = json.loads((target_path / "manifest.json").read_text())["nodes"].values()
@@ -109,12 +120,7 @@ def test_every_model_compiled_for_spark_parses_as_spark_sql(tmp_path: Path, incr
     """dbt-spark's macros (which dbt-databricks builds on) with the project's spark__ dispatches. A check
     of the SQL only: building the project on a Spark session is not done yet (see the docs)."""
     compiled = compile_models("spark", tmp_path / "spark", incremental)
-    failures = []
-    for name, sql in compiled.items():
-        try:
-            sqlglot.parse_one(sql, read="spark")
-        except ParseError as exc:
-            failures.append(f"{name}: {str(exc)[:400]}")
+    failures = unparsed(compiled, "spark")
     assert not failures, "\n".join(failures)
     # Spark sums the manifest's files with a higher-order function, not DuckDB's list functions
     assert "aggregate(" in compiled["brz_extract_batches"] and "list_transform" not in compiled["brz_extract_batches"]
@@ -133,12 +139,7 @@ def test_every_model_compiled_for_databricks_parses_as_databricks_sql(tmp_path: 
     """The incremental branch, the nightly SQL (the full build's branch is the Spark SQL checked above, which
     dbt-databricks runs too); compiled offline: dbt-databricks opens no connection to compile."""
     compiled = compile_models("databricks", tmp_path / "databricks", True, env=DATABRICKS_PLACEHOLDERS)
-    failures = []
-    for name, sql in compiled.items():
-        try:
-            sqlglot.parse_one(sql, read="databricks")
-        except ParseError as exc:
-            failures.append(f"{name}: {str(exc)[:400]}")
+    failures = unparsed(compiled, "databricks")
     assert not failures, "\n".join(failures)
     assert "aggregate(" in compiled["brz_extract_batches"]  # the spark__ dispatches serve Databricks
     assert incremental_strategies(tmp_path / "databricks") == {"merge"}
