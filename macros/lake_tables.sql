@@ -68,18 +68,31 @@
 {%- endmacro %}
 
 {#- The on-run-start hook: the lake's relations where the target cannot read
-    Delta through a plugin. -#}
+    Delta through a plugin (`lake_statements`, run in order). -#}
 {% macro create_lake_views() -%}
     {%- if execute -%}
-        {{- return(adapter.dispatch('create_lake_views', 'logistics_warehouse')()) -}}
+        {%- for statement in lake_statements() -%}
+            {%- do run_query(statement) -%}
+        {%- endfor -%}
+        {%- do resolve_lake_sources() -%}
     {%- endif -%}
 {%- endmacro %}
 
-{% macro spark__create_lake_views() -%}
-    {%- do run_query('create schema if not exists lake') -%}
+{#- The statements that create the lake's relations on the target, as a list
+    (the dialect test parses them: tests/test_dialects.py). -#}
+{% macro lake_statements() -%}
+    {{- return(adapter.dispatch('lake_statements', 'logistics_warehouse')()) -}}
+{%- endmacro %}
+
+{% macro default__lake_statements() -%}
+    {{- return([]) -}}
+{%- endmacro %}
+
+{% macro spark__lake_statements() -%}
+    {%- set statements = ['create schema if not exists lake'] -%}
     {%- for source_node in graph.sources.values() if source_node.source_name == 'lake' -%}
         {%- set log = 'text.`' ~ lake_table_path(source_node.name) ~ '/_delta_log/*.json`' -%}
-        {%- do run_query(
+        {%- do statements.append(
             "create or replace view lake.`" ~ source_node.name ~ "` as\n"
             ~ "select parts.* from parquet.`" ~ lake_table_path(source_node.name) ~ "/*.parquet` as parts\n"
             ~ "where parts._metadata.file_name in (\n"
@@ -91,25 +104,25 @@
             ~ ")"
         ) -%}
     {%- endfor -%}
-    {%- do create_lake_audit_view() -%}
+    {{- return(statements + lake_audit_statements()) -}}
 {%- endmacro %}
 
-{% macro databricks__create_lake_views() -%}
-    {%- do run_query('create schema if not exists lake') -%}
+{% macro databricks__lake_statements() -%}
+    {%- set statements = ['create schema if not exists lake'] -%}
     {%- for source_node in graph.sources.values() if source_node.source_name == 'lake' -%}
-        {%- do run_query(
+        {%- do statements.append(
             "create table if not exists lake.`" ~ source_node.name ~ "` using delta location '"
             ~ lake_table_path(source_node.name) | replace("'", "\\'") ~ "'"
         ) -%}
     {%- endfor -%}
-    {%- do create_lake_audit_view() -%}
+    {{- return(statements + lake_audit_statements()) -}}
 {%- endmacro %}
 
 {#- `lake_audit.batches` on Spark and Databricks: each extract's manifest, read
     from the JSON commits of every table's log, with the commit's version. -#}
-{% macro create_lake_audit_view() -%}
-    {%- do run_query('create schema if not exists lake_audit') -%}
-    {%- do run_query(
+{% macro lake_audit_statements() -%}
+    {{- return([
+        'create schema if not exists lake_audit',
         "create or replace view lake_audit.batches as\n"
         ~ "select manifest.*, cast(regexp_extract(entry._metadata.file_name, '^0*([0-9]+)[.]json$', 1) as bigint) as version\n"
         ~ "from text.`" ~ lake_table_path('*') ~ "/_delta_log/*.json` as entry\n"
@@ -119,7 +132,7 @@
         ~ "watermark_column string, watermark_from string, watermark_to string, extracted_at string, "
         ~ "committed_at string, run_id string'))) manifest\n"
         ~ "where get_json_object(entry.value, '$.commitInfo.logistics_batch') is not null"
-    ) -%}
+    ]) -}}
 {%- endmacro %}
 
 {#- DuckDB: every lake source resolved once, in this on-run-start hook, before
@@ -128,7 +141,7 @@
     cursor iterates; two threads adding their first source at once fail with
     "dictionary changed size during iteration". Resolved here first, a
     model's later load replaces an entry and never adds one. -#}
-{% macro default__create_lake_views() -%}
+{% macro resolve_lake_sources() -%}
     {%- if target.type == 'duckdb' -%}
         {%- for source_node in graph.sources.values() if source_node.source_name in ['lake', 'lake_audit'] -%}
             {%- do source(source_node.source_name, source_node.name) -%}

@@ -205,11 +205,15 @@ def test_a_lake_of_the_earlier_format_converts_without_losing_a_row(change_days)
     """`logistics lake convert` turns a lake of the earlier format (batch folders with manifests, written here
     from the fixture's three nights: tests/legacy_lake.py) into Delta tables: every batch one commit with its
     manifest, every row, the newest key snapshot, nothing of an uncommitted folder. Silver and gold built from
-    the converted lake equal those built from the lake it came from, both from scratch."""
+    the converted lake equal those built from the lake it came from, both from scratch. Before it is converted,
+an extract into the old lake is refused, naming the batch folder and the command."""
     data, _ = change_days
     original = Lake(data / "lake")
     batches = write_legacy_lake(original, data / "legacy-lake")
     assert batches == 3 * len(TABLES)
+    refused = run_cli("extract", check=False, env_extra={"LAKE_ROOT": str(data / "legacy-lake")})
+    assert refused.returncode == 2 and "earlier format (batch=000001)" in refused.stderr \
+        and "convert the lake first" in refused.stderr, refused.stderr
     out = run_cli("lake", "convert", "--from", str(data / "legacy-lake"),
                   env_extra={"LAKE_ROOT": str(data / "converted-lake")}).stdout
     assert f"converted {batches} batches" in out, out

@@ -27,6 +27,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError
 
+from logistics_etl.contract import TABLES
 from tests.conftest import run_cli
 
 PREDICATES = (exp.In, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Is)
@@ -83,6 +84,39 @@ def unparsed(compiled: dict[str, str], dialect: str) -> list[str]:
     return failures
 
 
+ADLS_LAKE = {"LAKE_ROOT": "abfss://lake@account0.dfs.core.windows.net/logistics",
+             "AZURE_STORAGE_CONNECTION_STRING": "AccountName=account0;AccountKey=bm90LWEta2V5"}  # never reached
+
+
+def lake_statements(target: str, target_path: Path, env: dict[str, str]) -> list[str]:
+    """The statements the on-run-start hook runs before a build on `target` (macros/lake_tables.sql
+    `lake_statements`), rendered by `dbt compile --inline` with no connection; reusing the parse of the
+    models' compile in `target_path` (the same vars and settings: dbt parses partially)."""
+    proc = run_cli("dbt", "compile", "--target", target, "--target-path", str(target_path), "--quiet",
+                   "--no-populate-cache",
+                   "--vars", json.dumps({"render_incremental": True}),
+                   "--inline", "{{ print(tojson(lake_statements())) }}", env_extra=env)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def check_lake_statements(statements: list[str], dialect: str) -> list[exp.Expression]:
+    """Each statement parses in `dialect` and creates one of the lake's relations: a schema, a relation per
+    source table at its folder under the lake root, the audit view."""
+    root = ADLS_LAKE["LAKE_ROOT"]
+    parsed, failures = [], []
+    for sql in statements:
+        try:
+            parsed.append(sqlglot.parse_one(sql, read=dialect))
+        except ParseError as exc:
+            failures.append(f"{sql[:120]}: {str(exc)[:400]}")
+    assert not failures, "\n".join(failures)
+    assert all(isinstance(p, exp.Create) for p in parsed), statements
+    created = [p.this.sql(dialect=dialect).replace("`", "") for p in parsed if p.args["kind"] != "SCHEMA"]
+    assert sorted(created) == sorted([f"lake.{t.name}" for t in TABLES] + ["lake_audit.batches"]), created
+    assert all(f"{root}/bronze/{t.name}" in " ".join(statements) for t in TABLES)
+    return parsed
+
+
 def incremental_strategies(target_path: Path) -> set[str]:
     """The strategies the compiled project's incremental models merge with."""
     nodes = json.loads((target_path / "manifest.json").read_text())["nodes"].values()
@@ -117,11 +151,15 @@ def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incre
 
 @BRANCHES
 def test_every_model_compiled_for_spark_parses_as_spark_sql(tmp_path: Path, incremental: bool):
-    """dbt-spark's macros (which dbt-databricks builds on) with the project's spark__ dispatches. A check
-    of the SQL only: building the project on a Spark session is not done yet (see the docs)."""
-    compiled = compile_models("spark", tmp_path / "spark", incremental)
+    """dbt-spark's macros (which dbt-databricks builds on) with the project's spark__ dispatches (the Spark
+    session build runs them: tests/test_spark_build.py)."""
+    compiled = compile_models("spark", tmp_path / "spark", incremental, env=ADLS_LAKE)
     failures = unparsed(compiled, "spark")
     assert not failures, "\n".join(failures)
+    if incremental:  # and the on-run-start hook's views over each table's Delta log, which the models read
+        statements = lake_statements("spark", tmp_path / "spark", ADLS_LAKE)
+        check_lake_statements(statements, "spark")
+        assert sum("where parts._metadata.file_name in (" in s for s in statements) == len(TABLES)
     # Spark sums the manifest's files with a higher-order function, not DuckDB's list functions
     assert "aggregate(" in compiled["brz_extract_batches"] and "list_transform" not in compiled["brz_extract_batches"]
     duckdb_only = [name for name, sql in compiled.items() if "timezone('UTC'" in sql or "list_sum(" in sql]
@@ -137,10 +175,18 @@ DATABRICKS_PLACEHOLDERS = {"DATABRICKS_HOST": "adb-0000000000000000.0.azuredatab
 
 def test_every_model_compiled_for_databricks_parses_as_databricks_sql(tmp_path: Path):
     """The incremental branch, the nightly SQL (the full build's branch is the Spark SQL checked above, which
-    dbt-databricks runs too); compiled offline: dbt-databricks opens no connection to compile."""
-    compiled = compile_models("databricks", tmp_path / "databricks", True, env=DATABRICKS_PLACEHOLDERS)
+    dbt-databricks runs too), and the statements that create the lake's tables before a build; compiled
+    offline: dbt-databricks opens no connection to compile."""
+    env = {**DATABRICKS_PLACEHOLDERS, **ADLS_LAKE}
+    compiled = compile_models("databricks", tmp_path / "databricks", True, env=env)
     failures = unparsed(compiled, "databricks")
     assert not failures, "\n".join(failures)
+    # the on-run-start hook's external Delta tables (and the audit view), which the models read
+    statements = lake_statements("databricks", tmp_path / "databricks", env)
+    check_lake_statements(statements, "databricks")
+    assert [s for s in statements if " using delta location " in s] == [
+        f"create table if not exists lake.`{t.name}` using delta location '{ADLS_LAKE['LAKE_ROOT']}/bronze/{t.name}'"
+        for t in TABLES]
     assert "aggregate(" in compiled["brz_extract_batches"]  # the spark__ dispatches serve Databricks
     assert incremental_strategies(tmp_path / "databricks") == {"merge"}
 

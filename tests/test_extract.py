@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 from collections import Counter
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -22,6 +22,7 @@ from logistics_etl.extract.source import full_read_ranges, read_arrow
 from logistics_etl.extract.source_url import SourceURLError, redact
 from logistics_etl.extract.table import ExtractOptions, SourceError, extract_table
 from logistics_etl.lake.delta import MANIFEST_KEY, Lake
+from logistics_etl.lake.errors import LakeError
 from logistics_etl.settings import FULL_READ_PARALLEL, ConfigError, load_settings
 from logistics_etl.standin import generator
 
@@ -55,8 +56,9 @@ def _epoch(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-def lake_versions(lake: Lake, table) -> Counter:
-    t = landed(lake, table.name).filter(pa.compute.invert(pa.compute.field("_is_deleted")))
+def lake_versions(lake: Lake, table, rows: pa.Table | None = None) -> Counter:
+    """How often each source version landed (of `rows`, by default every committed batch's)."""
+    t = (landed(lake, table.name) if rows is None else rows).filter(pa.compute.invert(pa.compute.field("_is_deleted")))
     keys = t.column(table.key).to_pylist()
     if table.append_only:
         return Counter((k,) for k in keys)
@@ -180,6 +182,45 @@ def test_a_crash_before_commit_leaves_no_batch_and_no_watermark(source_db: Path,
     assert not any((tmp_path / "lake" / "_staging" / table.name).iterdir())
     r = extract_table(table, url(source_db), lake)
     assert (r.batch_id, r.mode, r.rows) == (1, "full", generator.table_counts(source_db)["ShipmentEvents"])
+
+
+def test_an_extract_reads_the_lake_history_only_back_to_its_overlap_window(source_db: Path, tmp_path: Path):
+    """Each commit's metadata is a file of the Delta log (a request on Azure: 365 after a year). An extract
+    reads the newest commits first and stops at the first whose `table_watermark` is below its overlap window.
+    The proof: after 24 nights, the batch metadata of the first eight commits is made unreadable. Reading the
+    whole history fails on them; the next night's extract still lands every source version exactly once, from
+    the newest commit's watermark, and a full refresh after it still numbers its batch."""
+    lake = Lake(tmp_path / "lake")
+    orders = get_table("Orders")
+    for night in range(24):
+        if night:
+            generator.advance(source_db, 1)
+        extract_table(orders, url(source_db), lake)
+    manifests = lake.manifests(orders.name)
+    assert [m.batch_id for m in manifests] == list(range(1, 25))
+    assert all(m.table_watermark == max(n.watermark_to for n in manifests[:i + 1])
+               for i, m in enumerate(manifests))
+    log = tmp_path / "lake" / "bronze" / orders.name / "_delta_log"
+    for version in range(8):
+        commit = log / f"{version:020d}.json"
+        lines = [json.loads(line) for line in commit.read_text().splitlines()]
+        for action in lines:
+            if "commitInfo" in action:
+                action["commitInfo"][MANIFEST_KEY] = "{not a manifest"
+        commit.write_text("\n".join(json.dumps(action) for action in lines) + "\n")
+    with pytest.raises(LakeError, match=r"table Orders: commit \d has unreadable batch metadata"):
+        lake.manifests(orders.name)
+
+    generator.advance(source_db, 1)
+    night = extract_table(orders, url(source_db), lake)
+    assert (night.batch_id, night.mode) == (25, "incremental") and night.rows > 0
+    assert night.watermark_from == (datetime.fromisoformat(manifests[-1].table_watermark)
+                                    - ExtractOptions().overlap).isoformat()
+    versions = lake_versions(lake, orders, lake.delta_table(orders.name).to_pyarrow_table())  # no metadata read
+    assert max(versions.values()) == 1, "a version landed twice"
+    assert not source_versions(source_db, orders) - set(versions), "a current source version never landed"
+    refresh = extract_table(orders, url(source_db), lake, ExtractOptions(full_refresh=True))
+    assert (refresh.batch_id, refresh.mode, refresh.rows) == (26, "full", generator.table_counts(source_db)["Orders"])
 
 
 def test_full_refresh_rereads_everything(source_db: Path, tmp_path: Path):

@@ -58,6 +58,25 @@ def test_blob_lake_lands_every_version_exactly_once(blob_lake_env, source_db: Pa
         assert [m.batch_id for m in lake.manifests(t.name)] == [1, 2, 3]
 
 
+def test_a_blob_lake_of_the_earlier_format_is_refused(blob_lake_env, azurite_server, source_db: Path):
+    """A table folder holding batch folders of the earlier format (`batch=N/`, here one uploaded manifest) is not
+    written beside: the extract fails naming the folder and the conversion command, and writes nothing."""
+    from azure.storage.blob import BlobServiceClient
+
+    from logistics_etl.lake.errors import LakeError
+
+    container, prefix = blob_lake_env["LAKE_ROOT"].removeprefix("abfs://").split("/", 1)
+    client = BlobServiceClient.from_connection_string(azurite_server.connection_string).get_container_client(
+        container)
+    client.upload_blob(f"{prefix}/bronze/Customers/batch=000001/_manifest.json", b"{}")
+    lake = open_lake(load_settings())
+    with pytest.raises(LakeError, match=r"earlier format \(batch=000001\).*convert the lake first"):
+        extract_table(get_table("Customers"), url(source_db), lake)
+    assert [b.name for b in client.list_blobs(name_starts_with=prefix)] == \
+        [f"{prefix}/bronze/Customers/batch=000001/_manifest.json"]
+    assert lake.old_format_batch("Drivers") is None
+
+
 def test_an_uncommitted_write_is_never_read_and_outlives_vacuum(blob_lake_env, azurite_server, source_db: Path):
     """A write that dies before its commit (a killed extract) leaves data files in the table's folder that no
     commit names: here a real Parquet file of rows uploaded beside the committed ones. Neither the extract nor

@@ -74,6 +74,29 @@ class ReadPlan:
     sqls: list[str]
 
 
+def read_from(table: Table, wm: watermarks.Watermark, options: ExtractOptions):
+    """The exclusive lower bound of an incremental read: the watermark less the overlap window (in keys for an
+    append-only table)."""
+    if table.append_only and wm.value is not None:
+        return wm.value - options.key_overlap
+    return wm.query_from(options.overlap)
+
+
+def enough_history(table: Table, options: ExtractOptions) -> Callable[[list[Manifest]], bool]:
+    """For `Lake.manifests`: whether the newest manifests read (oldest first) are all an extract needs: the
+    newest (the next batch id and the watermark), and every commit that may hold rows of the overlap window
+    (`landed_versions`). A commit whose `table_watermark` is below the read's lower bound marks the end: no
+    commit before it holds a higher watermark. Commits that do not record it send the read to the start."""
+    def enough(found: list[Manifest]) -> bool:
+        if options.full_refresh:
+            return True
+        if any(m.table_watermark is None for m in found):
+            return False
+        since = read_from(table, watermarks.current(table, found), options)
+        return since is not None and watermarks.parse_value(table, found[0].table_watermark) < since
+    return enough
+
+
 def plan_read(table: Table, source_url: str, manifests: list[Manifest], options: ExtractOptions,
               reader: Reader) -> ReadPlan:
     """Decide the read; asks the source for its catalog (which fails first if the table is gone), the key
@@ -82,10 +105,7 @@ def plan_read(table: Table, source_url: str, manifests: list[Manifest], options:
     batch_id = (manifests[-1].batch_id + 1) if manifests else 1
     mode = "full" if options.full_refresh or not manifests else "incremental"
     wm = watermarks.current(table, manifests)
-    since = None
-    if mode == "incremental":
-        since = (wm.value - options.key_overlap if table.append_only and wm.value is not None
-                 else wm.query_from(options.overlap))
+    since = read_from(table, wm, options) if mode == "incremental" else None
     columns, scaled = select_list(source_url, table, dialect, reader)
 
     # Incremental: the key snapshot first, so a row deleted while we read is seen as deleted on the next

@@ -32,7 +32,7 @@ from logistics_etl.extract.parts import (
     stream_slice,
     tombstones,
 )
-from logistics_etl.extract.plan import ExtractOptions, Reader, ReadPlan, keyset_pages, plan_read
+from logistics_etl.extract.plan import ExtractOptions, Reader, ReadPlan, enough_history, keyset_pages, plan_read
 from logistics_etl.extract.progress import Progress, progress_logger
 from logistics_etl.extract.source import SourceError, guarded_reader, read_arrow
 from logistics_etl.extract.source_url import redact
@@ -71,7 +71,7 @@ def extract_table(table: Table, source_url: str, lake: Lake, options: ExtractOpt
     started = time.monotonic()
     extracted_at = datetime.now(UTC)
     reader = guarded_reader(table.name, source_url, reader)
-    manifests = lake.manifests(table.name)
+    manifests = lake.manifests(table.name, enough=enough_history(table, options))  # the newest, back to the overlap
     if leftovers := lake.clean_staging(table.name):
         log.warning("table %s: removed %s uncommitted batch(es) left by an interrupted extract", table.name, leftovers)
     plan = plan_read(table, source_url, manifests, options, reader)
@@ -149,6 +149,7 @@ def _manifest(table: Table, plan: ReadPlan, slices: list[Slice], schema: pa.Sche
         max_wm = EPOCH + timedelta(microseconds=max_wm)
     watermark_to = watermarks.format_value(max_wm) if max_wm is not None else \
         (watermarks.format_value(plan.watermark.value) if plan.mode == "incremental" else None)
+    highest = max((v for v in (plan.watermark.value, max_wm) if v is not None), default=None)
     return Manifest(
         table=table.name, batch_id=plan.batch_id, mode=plan.mode, watermark_column=table.watermark_column,
         watermark_from=watermarks.format_value(plan.since), watermark_to=watermark_to,
@@ -156,4 +157,4 @@ def _manifest(table: Table, plan: ReadPlan, slices: list[Slice], schema: pa.Sche
         schema=[{"name": f.name, "type": str(f.type)} for f in schema],
         new_columns=next((sl.new_columns for sl in slices if sl.schema is not None), []), key_count=key_count,
         extracted_at=extracted_at.isoformat(), committed_at=datetime.now(UTC).isoformat(),
-        seconds=seconds, source=source, run_id=run_id)
+        seconds=seconds, source=source, run_id=run_id, table_watermark=watermarks.format_value(highest))

@@ -30,7 +30,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -38,7 +38,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from logistics_etl.lake.errors import LakeError
@@ -50,11 +49,13 @@ META_FIELDS = [  # the load metadata every landed row carries, after the source'
     pa.field("_extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("_is_deleted", pa.bool_(), nullable=False),
 ]
+OLD_BATCH_PREFIX = "batch="  # a batch folder of the lake's earlier format (lake/legacy.py), which is refused
 MANIFEST_KEY = "logistics_batch"  # the commit metadata key holding a batch's Manifest (JSON)
 # Table properties, set when a table is created: statistics on every column (the load metadata comes after the
 # source's columns, and readers prune files by `_batch_id`); the log's JSON commits kept (the Spark reader lists
 # them, macros/lake_tables.sql); a checkpoint every 10 commits (a reader opening the table replays at most 9
 # commits after it: benchmarks/lake_reads.py)
+HISTORY_PAGE = 16  # commits read at once by `Lake.manifests` when it may stop early
 TABLE_CONFIGURATION = {"delta.dataSkippingNumIndexedCols": "-1", "delta.enableExpiredLogCleanup": "false",
                        "delta.checkpointInterval": "10"}
 
@@ -80,6 +81,9 @@ class Manifest:
     seconds: float = 0.0
     source: str = ""
     run_id: str = ""
+    # the table's watermark after this commit: the highest `watermark_to` of it and every commit before it, so a
+    # reader needs the newest commits only (None in commits written before it was recorded)
+    table_watermark: str | None = None
     version: int | None = None  # the Delta table version of the commit (known once committed)
 
     @property
@@ -132,6 +136,10 @@ class Lake:
         try:
             dt = DeltaTable(self.table_uri(table), storage_options=self.storage_options)
         except TableNotFoundError:
+            if old := self.old_format_batch(table):
+                raise LakeError(f"table {table}: {self.table_uri(table)} holds batch folders of the lake's earlier "
+                                f"format ({old}), not a Delta table; convert the lake first: logistics lake "
+                                f"convert --from OLD_LAKE into a new LAKE_ROOT") from None
             return None
         except Exception as exc:
             raise LakeError(f"table {table}: the Delta table at {self.table_uri(table)} cannot be opened: "
@@ -140,33 +148,63 @@ class Lake:
             dt.load_as_version(version)
         return dt
 
+    def old_format_batch(self, table: str) -> str | None:
+        """The name of the first batch folder of the earlier format (`batch=NNNNNN/`, lake/legacy.py) in the
+        table's folder, if there is one: a lake of that format is converted, never written beside."""
+        if self.is_blob:
+            from azure.core.exceptions import ResourceNotFoundError
+            from azure.storage.blob import ContainerClient
+
+            container, _, path = self.table_uri(table).split("://", 1)[1].partition("/")
+            client = ContainerClient.from_connection_string(self._connection_string, container)
+            try:
+                found = next(iter(client.list_blobs(name_starts_with=f"{path}/{OLD_BATCH_PREFIX}",
+                                                    results_per_page=1)), None)
+            except ResourceNotFoundError:  # no container yet: nothing in it
+                return None
+            return found.name.rsplit("/", 2)[-2] if found else None
+        folder = Path(self.table_uri(table))
+        if not folder.is_dir():
+            return None
+        return min((p.name for p in folder.iterdir() if p.name.startswith(OLD_BATCH_PREFIX) and p.is_dir()),
+                   default=None)
+
     # ------------------------------------------------------------------ reading
-    def manifests(self, table: str) -> list[Manifest]:
-        """The extracts committed to a table, oldest first (commits by upkeep, e.g. OPTIMIZE, have none)."""
+    def manifests(self, table: str, enough: Callable[[list[Manifest]], bool] | None = None) -> list[Manifest]:
+        """The extracts committed to a table, oldest first (commits by upkeep, e.g. OPTIMIZE, have none).
+
+        Every commit's metadata is a file of its own in the Delta log (a request each on Azure: a year of
+        nights is 365). With `enough`, the newest commits are read first, in pages growing fourfold, until
+        `enough(manifests read so far)` is true or the history ends: the extract reads only back to its overlap
+        window (extract/plan.py `enough_history`)."""
         dt = self.delta_table(table)
         if dt is None:
             return []
-        try:
-            history = dt.history()
-        except Exception as exc:
-            raise LakeError(f"table {table}: the Delta log at {self.table_uri(table)} cannot be read: "
-                            f"{_first_line(exc)}") from None
-        found = []
-        for commit in reversed(history):
+        limit = None if enough is None else HISTORY_PAGE
+        while True:
             try:
-                manifest = Manifest.from_commit(commit)
-            except (ValueError, TypeError) as exc:
-                raise LakeError(f"table {table}: commit {commit.get('version')} has unreadable batch metadata "
-                                f"({MANIFEST_KEY}): {exc}") from None
-            if manifest is not None:
-                found.append(manifest)
-        return found
+                history = dt.history(limit)
+            except Exception as exc:
+                raise LakeError(f"table {table}: the Delta log at {self.table_uri(table)} cannot be read: "
+                                f"{_first_line(exc)}") from None
+            found = []
+            for commit in reversed(history):
+                try:
+                    manifest = Manifest.from_commit(commit)
+                except (ValueError, TypeError) as exc:
+                    raise LakeError(f"table {table}: commit {commit.get('version')} has unreadable batch "
+                                    f"metadata ({MANIFEST_KEY}): {exc}") from None
+                if manifest is not None:
+                    found.append(manifest)
+            if limit is None or len(history) < limit or (found and enough(found)):
+                return found
+            limit *= 4
 
     def latest_keys(self, table: str, key: str, manifests: list[Manifest] | None = None) -> pa.Array | None:
         """Every key the source held at the last committed extract: the key snapshot when it is that extract's,
         else (a crash between the data's commit and the keys') the keys whose newest version is not a
         tombstone, read from the data."""
-        manifests = self.manifests(table) if manifests is None else manifests
+        manifests = self.manifests(table, enough=lambda _: True) if manifests is None else manifests
         if not manifests:
             return None
         from deltalake import DeltaTable
@@ -179,7 +217,8 @@ class Lake:
             keys, snapshot_of = None, None
         if keys is not None and snapshot_of == str(manifests[-1].batch_id):
             return keys.to_pyarrow_table().column(0).combine_chunks().cast(pa.int64())
-        versions = self.read_columns(table, manifests, [key, "_batch_id", "_is_deleted"])
+        # every batch's rows, not only the recent ones the caller may have read
+        versions = self.read_columns(table, self.manifests(table), [key, "_batch_id", "_is_deleted"])
         if versions is None:
             return pa.nulls(0, pa.int64())
         newest = versions.group_by(key).aggregate([("_batch_id", "max")])
@@ -188,6 +227,8 @@ class Lake:
 
     def read_columns(self, table: str, batches: list[Manifest], columns: list[str] | None) -> pa.Table | None:
         """The given columns of the rows of the committed batches `batches` (files pruned by `_batch_id`)."""
+        import pyarrow.dataset as ds  # here, not at the top: it imports pandas (0.5 s), which a full extract skips
+
         dt = self.delta_table(table)
         if dt is None or not batches:
             return None

@@ -2,7 +2,8 @@
 
 There is no separate watermark store to drift: a table's watermark is the
 highest `watermark_to` among its committed batches, so it advances exactly when
-a batch is committed and never before.
+a batch is committed and never before. Each commit also records that highest
+value so far (`table_watermark`), so the newest commit alone gives it.
 """
 
 from __future__ import annotations
@@ -41,5 +42,9 @@ def format_value(value: datetime | int | None) -> str | None:
 
 
 def current(table: Table, manifests: list[Manifest]) -> Watermark:
+    """The table's watermark after the newest of `manifests` (oldest first): the one it records, else (commits
+    written before it was recorded) the highest `watermark_to` of them all."""
+    if manifests and manifests[-1].table_watermark is not None:
+        return Watermark(table.watermark_column, parse_value(table, manifests[-1].table_watermark))
     values = [parse_value(table, m.watermark_to) for m in manifests if m.watermark_to is not None]
     return Watermark(table.watermark_column, max(values) if values else None)
