@@ -285,30 +285,60 @@ class Lake:
 
     def _add(self, table: str, part: Path, batch_id: int, index: int):
         """Place one staged part in the table's folder under a name of its own; its add action, with statistics."""
+        name = f"part-{batch_id:06d}-{index:05d}-{uuid.uuid4().hex}.zstd.parquet"
+        return self._add_file(self.table_uri(table), part, name)
+
+    def _add_file(self, table_uri: str, part: Path, name: str):
+        """Move (local) or upload (blob) a Parquet file into a Delta table's folder as `name`; its add action,
+        with the statistics of its footer. No reader sees it until a commit names it."""
         from deltalake.transaction import AddAction
 
-        name = f"part-{batch_id:06d}-{index:05d}-{uuid.uuid4().hex}.zstd.parquet"
         size = part.stat().st_size
         stats = json.dumps(file_statistics(pq.read_metadata(part)))
         if self.is_blob:
-            upload(self._connection_string, part, f"{self.table_uri(table)}/{name}")
+            upload(self._connection_string, part, f"{table_uri}/{name}")
         else:
-            target = Path(self.table_uri(table))
+            target = Path(table_uri)
             target.mkdir(parents=True, exist_ok=True)
             os.replace(part, target / name)
         return AddAction(name, size, {}, int(time.time() * 1000), True, stats)
 
     def write_keys(self, table: str, batch_id: int, keys: pa.Array | pa.ChunkedArray) -> None:
-        """Replace the table's key snapshot with `keys`, the snapshot of batch `batch_id` (in its commit)."""
-        from deltalake import CommitProperties, write_deltalake
+        """Replace the table's key snapshot with `keys`, the snapshot of batch `batch_id` (in its commit): one
+        Parquet file of its own (delta-encoded, zstd: keys in ascending runs take a few bytes each, where the
+        default encoding takes eight), committed over the previous one (overwrite)."""
+        from deltalake import CommitProperties, Schema
+        from deltalake.transaction import create_table_with_add_actions
+
+        column = pa.table({"key": keys.cast(pa.int64())})
+        commit = CommitProperties(custom_metadata={"batch_id": str(batch_id)})
+        with tempfile.TemporaryDirectory(prefix=f"lake-{table}-keys-") as tmp:
+            part = Path(tmp) / "keys.parquet"
+            pq.write_table(column, part, compression="zstd", use_dictionary=False,
+                           column_encoding={"key": "DELTA_BINARY_PACKED"})
+            try:
+                add = self._add_file(self.keys_uri(table), part, f"keys-{batch_id:06d}-{uuid.uuid4().hex}.parquet")
+                keys_table = self._open(self.keys_uri(table))
+                if keys_table is None:
+                    create_table_with_add_actions(self.keys_uri(table), Schema.from_arrow(column.schema), [add],
+                                                  mode="append", storage_options=self.storage_options,
+                                                  commit_properties=commit)
+                else:
+                    keys_table.create_write_transaction([add], mode="overwrite", schema=keys_table.schema(),
+                                                        commit_properties=commit)
+            except Exception as exc:  # the data is committed; the next extract derives the keys from it
+                raise LakeError(f"table {table}: batch {batch_id} is committed but its key snapshot could not be "
+                                f"written to {self.keys_uri(table)}: {_first_line(exc)}") from None
+
+    def _open(self, uri: str):
+        """The Delta table at `uri`, or None if there is none yet."""
+        from deltalake import DeltaTable
+        from deltalake.exceptions import TableNotFoundError
 
         try:
-            write_deltalake(self.keys_uri(table), pa.table({"key": keys.cast(pa.int64())}),
-                            mode="overwrite", storage_options=self.storage_options,
-                            commit_properties=CommitProperties(custom_metadata={"batch_id": str(batch_id)}))
-        except Exception as exc:  # the data is committed; the next extract derives the keys from it
-            raise LakeError(f"table {table}: batch {batch_id} is committed but its key snapshot could not be "
-                            f"written to {self.keys_uri(table)}: {_first_line(exc)}") from None
+            return DeltaTable(uri, storage_options=self.storage_options)
+        except TableNotFoundError:
+            return None
 
     def clean_staging(self, table: str) -> int:
         """Remove what a crashed writer of `table` left in a local lake's `_staging/`; returns how many batches.
