@@ -32,7 +32,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 
@@ -40,67 +39,24 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from logistics_etl.lake.errors import LakeError
+from logistics_etl.lake.errors import LakeError, first_line
 from logistics_etl.lake.files import evolve_schema, file_statistics
-from logistics_etl.lake.storage import delta_storage_options, is_blob_url, upload
+from logistics_etl.lake.manifest import MANIFEST_KEY, Manifest
+from logistics_etl.lake.storage import delta_storage_options, first_child, is_blob_url, upload
 
 META_FIELDS = [  # the load metadata every landed row carries, after the source's columns
     pa.field("_batch_id", pa.int64(), nullable=False),
     pa.field("_extracted_at", pa.timestamp("us", tz="UTC"), nullable=False),
     pa.field("_is_deleted", pa.bool_(), nullable=False),
 ]
+HISTORY_PAGE = 16  # commits read at once by `Lake.manifests` when it may stop early
 OLD_BATCH_PREFIX = "batch="  # a batch folder of the lake's earlier format (lake/legacy.py), which is refused
-MANIFEST_KEY = "logistics_batch"  # the commit metadata key holding a batch's Manifest (JSON)
 # Table properties, set when a table is created: statistics on every column (the load metadata comes after the
 # source's columns, and readers prune files by `_batch_id`); the log's JSON commits kept (the Spark reader lists
 # them, macros/lake_tables.sql); a checkpoint every 10 commits (a reader opening the table replays at most 9
 # commits after it: benchmarks/lake_reads.py)
-HISTORY_PAGE = 16  # commits read at once by `Lake.manifests` when it may stop early
 TABLE_CONFIGURATION = {"delta.dataSkippingNumIndexedCols": "-1", "delta.enableExpiredLogCleanup": "false",
                        "delta.checkpointInterval": "10"}
-
-
-@dataclass
-class Manifest:
-    """What one extract committed to a table: its commit's metadata."""
-
-    table: str
-    batch_id: int
-    mode: str  # "incremental" or "full"
-    watermark_column: str
-    watermark_from: str | None  # exclusive lower bound used by the query (ISO text or key)
-    watermark_to: str | None  # highest watermark value among the rows read
-    rows: int
-    deleted_rows: int
-    files: list[dict] = field(default_factory=list)  # the staged Parquet parts: name, rows, bytes
-    schema: list[dict] = field(default_factory=list)
-    new_columns: list[str] = field(default_factory=list)
-    key_count: int | None = None
-    extracted_at: str = ""
-    committed_at: str = ""
-    seconds: float = 0.0
-    source: str = ""
-    run_id: str = ""
-    # the table's watermark after this commit: the highest `watermark_to` of it and every commit before it, so a
-    # reader needs the newest commits only (None in commits written before it was recorded)
-    table_watermark: str | None = None
-    version: int | None = None  # the Delta table version of the commit (known once committed)
-
-    @property
-    def bytes(self) -> int:
-        return sum(f["bytes"] for f in self.files)
-
-    def to_json(self) -> str:
-        return json.dumps({k: v for k, v in asdict(self).items() if k != "version"}, sort_keys=True)
-
-    @classmethod
-    def from_commit(cls, commit: dict) -> Manifest | None:
-        """The manifest of a history entry of `DeltaTable.history()`; None for a commit no extract made."""
-        text = commit.get(MANIFEST_KEY)
-        if text is None:
-            return None
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in json.loads(text).items() if k in known}, version=commit.get("version"))
 
 
 class Lake:
@@ -143,31 +99,15 @@ class Lake:
             return None
         except Exception as exc:
             raise LakeError(f"table {table}: the Delta table at {self.table_uri(table)} cannot be opened: "
-                            f"{_first_line(exc)}") from None
+                            f"{first_line(exc)}") from None
         if version is not None:
             dt.load_as_version(version)
         return dt
 
     def old_format_batch(self, table: str) -> str | None:
-        """The name of the first batch folder of the earlier format (`batch=NNNNNN/`, lake/legacy.py) in the
-        table's folder, if there is one: a lake of that format is converted, never written beside."""
-        if self.is_blob:
-            from azure.core.exceptions import ResourceNotFoundError
-            from azure.storage.blob import ContainerClient
-
-            container, _, path = self.table_uri(table).split("://", 1)[1].partition("/")
-            client = ContainerClient.from_connection_string(self._connection_string, container)
-            try:
-                found = next(iter(client.list_blobs(name_starts_with=f"{path}/{OLD_BATCH_PREFIX}",
-                                                    results_per_page=1)), None)
-            except ResourceNotFoundError:  # no container yet: nothing in it
-                return None
-            return found.name.rsplit("/", 2)[-2] if found else None
-        folder = Path(self.table_uri(table))
-        if not folder.is_dir():
-            return None
-        return min((p.name for p in folder.iterdir() if p.name.startswith(OLD_BATCH_PREFIX) and p.is_dir()),
-                   default=None)
+        """The first batch folder of the earlier format (`batch=NNNNNN/`, lake/legacy.py) in the table's folder,
+        if there is one: a lake of that format is converted, never written beside."""
+        return first_child(self.table_uri(table), OLD_BATCH_PREFIX, self._connection_string)
 
     # ------------------------------------------------------------------ reading
     def manifests(self, table: str, enough: Callable[[list[Manifest]], bool] | None = None) -> list[Manifest]:
@@ -186,7 +126,7 @@ class Lake:
                 history = dt.history(limit)
             except Exception as exc:
                 raise LakeError(f"table {table}: the Delta log at {self.table_uri(table)} cannot be read: "
-                                f"{_first_line(exc)}") from None
+                                f"{first_line(exc)}") from None
             found = []
             for commit in reversed(history):
                 try:
@@ -277,7 +217,7 @@ class Lake:
                                                commit_properties=commit)
         except Exception as exc:
             raise LakeError(f"table {manifest.table}: batch {manifest.batch_id} could not be committed to "
-                            f"{self.table_uri(manifest.table)}: {_first_line(exc)}") from None
+                            f"{self.table_uri(manifest.table)}: {first_line(exc)}") from None
         version = self.delta_table(manifest.table).version()
         if keys is not None:
             self.write_keys(manifest.table, manifest.batch_id, keys)
@@ -328,7 +268,7 @@ class Lake:
                                                         commit_properties=commit)
             except Exception as exc:  # the data is committed; the next extract derives the keys from it
                 raise LakeError(f"table {table}: batch {batch_id} is committed but its key snapshot could not be "
-                                f"written to {self.keys_uri(table)}: {_first_line(exc)}") from None
+                                f"written to {self.keys_uri(table)}: {first_line(exc)}") from None
 
     def _open(self, uri: str):
         """The Delta table at `uri`, or None if there is none yet."""
@@ -353,8 +293,3 @@ class Lake:
         for p in leftovers:
             shutil.rmtree(p, ignore_errors=True)
         return len(leftovers)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text.splitlines()[0][:500]

@@ -9,6 +9,8 @@ Azure's own (Azurite, the emulator, in the tests).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from logistics_etl.settings import BLOB_SCHEMES, ConfigError
 
 
@@ -62,3 +64,23 @@ def upload(connection_string: str, path, uri: str) -> None:
     client = BlobServiceClient.from_connection_string(connection_string)
     with open(path, "rb") as data:
         client.get_blob_client(container, blob).upload_blob(data, overwrite=True, max_concurrency=4)
+
+
+def first_child(folder_uri: str, prefix: str, connection_string: str | None) -> str | None:
+    """The first (by name) entry of a folder, local or `abfs://`, whose name starts with `prefix`; None if none
+    (or the folder or container does not exist)."""
+    if is_blob_url(folder_uri):
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import ContainerClient
+
+        container, _, path = folder_uri.split("://", 1)[1].partition("/")
+        client = ContainerClient.from_connection_string(connection_string, container)
+        try:  # blobs are listed in name order: the first page of one is enough
+            found = next(iter(client.list_blobs(name_starts_with=f"{path}/{prefix}", results_per_page=1)), None)
+        except ResourceNotFoundError:
+            return None
+        return found.name[len(path) + 1:].split("/", 1)[0] if found else None
+    folder = Path(folder_uri)
+    if not folder.is_dir():
+        return None
+    return min((p.name for p in folder.iterdir() if p.name.startswith(prefix)), default=None)
