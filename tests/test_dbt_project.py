@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
 from datetime import UTC, datetime, timedelta
@@ -39,6 +40,53 @@ def test_sqlfluff_lint_is_clean_on_every_model_and_test():
                   for r in results for v in r["violations"]]
     assert not violations, violations
     assert lint.returncode == 0, lint.stderr[-2000:]
+    assert "WARNING" not in lint.stderr, lint.stderr[-2000:]  # no "Skipped file ... because it is a macro"
+
+
+LINTED = ["dbt_project.yml", "dbt_project", "macros", "seeds", "snapshots", "profiles", "tests/dbt", ".sqlfluff",
+          ".sqlfluffignore"]
+
+
+def test_the_linters_report_seeded_mistakes_on_changed_files(tmp_path):
+    """The pre-commit hooks (`.pre-commit-config.yaml`), run in a scratch git copy of the project on the files
+    a change touched: ruff reports an unused import, sqlfluff (with the Rust parser, sqlfluffrs) an upper-case
+    keyword in a model, and a ref to a model that does not exist, which the dbt templater finds as it
+    compiles the project, fails the lint naming the model and the ref."""
+    import subprocess
+    import sys
+
+    root = tmp_path / "project"
+    for name in [*LINTED, ".pre-commit-config.yaml", "pyproject.toml"]:
+        source = PROJECT_ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, root / name)
+        else:
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, root / name)
+    (root / ".venv").symlink_to(Path(sys.executable).parent.parent)
+    env = {**os.environ, "DBT_PROFILES_DIR": str(root / "profiles"), "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+
+    carrier = root / "dbt_project/gold/dim_carrier.sql"
+    carrier.write_text(carrier.read_text().replace("select * from final", "SELECT * from final"))
+    (root / "probe.py").write_text("import os\n")
+    hooks = subprocess.run([str(Path(sys.executable).with_name("pre-commit")), "run", "--files",
+                            "dbt_project/gold/dim_carrier.sql", "probe.py"], cwd=root, capture_output=True,
+                           text=True, timeout=600, env=env)
+    assert hooks.returncode == 1, hooks.stdout[-3000:]
+    assert re.search(r"ruff \(Python\)\.+Failed", hooks.stdout) and "F401" in hooks.stdout, hooks.stdout[-3000:]
+    assert re.search(r"sqlfluff .*\.+Failed", hooks.stdout), hooks.stdout[-3000:]
+    last_line = len(carrier.read_text().splitlines())
+    assert re.search(rf"L: *{last_line} \| P: *1 \| CP01", hooks.stdout), hooks.stdout[-3000:]
+
+    route = root / "dbt_project/gold/dim_route.sql"
+    text = route.read_text()
+    assert text.count("ref('slv_routes')") == 1
+    route.write_text(text.replace("ref('slv_routes')", "ref('slv_routez')"))
+    lint = subprocess.run([str(Path(sys.executable).with_name("sqlfluff")), "lint", "dbt_project/gold/dim_route.sql"],
+                          cwd=root, capture_output=True, text=True, timeout=600, env=env)
+    assert lint.returncode == 2, lint.stderr[-2000:]
+    assert "dim_route.sql" in lint.stderr and "'slv_routez' which was not found" in lint.stderr, lint.stderr
 
 
 def test_every_model_and_column_is_described():
