@@ -9,10 +9,13 @@ PYTEST_ARGS ?=
 .PHONY: setup run test lint clean
 
 setup:
-	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check uv
+	@python3 -m uv --version >/dev/null 2>&1 || { echo "set-up: installing uv (pip install uv)"; \
+		python3 -m pip install --quiet --disable-pip-version-check uv; }
+	@echo "set-up: the locked environment into .venv (uv sync --frozen: Airflow, cosmos, dbt, DuckDB, delta-rs, ...;"
+	@echo "set-up: a few minutes on a new machine, seconds after)"
 	@# --compile-bytecode: every later process (each Airflow task, each dbt command) starts from cached
-	@# bytecode, also where PYTHONDONTWRITEBYTECODE is set; about 20 s once, then under a second
-	@$(UV) sync --frozen --quiet --compile-bytecode
+	@# bytecode, also where PYTHONDONTWRITEBYTECODE is set; about 20 s once, then a few seconds
+	@python3 tools/progress.py set-up -- $(UV) sync --frozen --compile-bytecode
 
 ## Run the whole pipeline end to end on the embedded defaults (source stand-in, local lake, DuckDB, Airflow).
 run: setup

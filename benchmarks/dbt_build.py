@@ -1,6 +1,6 @@
 """dbt build benchmark: one change day built incrementally against a full rebuild of the same data.
 
-    uv run python -m benchmarks.dbt_build [--scales 1,10]
+    python -m benchmarks.dbt_build [--scales 1,10]
 
 Per scale, in `data/bench-dbt/scale-<N>/`: generate the source stand-in (day 0), extract it and build the
 warehouse (set-up, not timed), then advance the source one change day and extract it. Then, on the same

@@ -1,6 +1,6 @@
 """Extract benchmark: our streaming extract vs. the baseline a user would write, in the same run.
 
-    uv run python -m benchmarks.extract [--scale 10] [--tables Shipments,ShipmentEvents] [--repeat 5]
+    python -m benchmarks.extract [--scale 10] [--tables Shipments,ShipmentEvents] [--repeat 5]
 
 Source: a real PostgreSQL server (started by the project) holding the stand-in
 at the given scale. For each table, each method runs in a fresh process that

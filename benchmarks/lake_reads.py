@@ -1,6 +1,6 @@
 """What a night reads of a lake of many nights on Azure: the nightly bronze read against a whole-table read.
 
-    uv run python -m benchmarks.lake_reads [--nights 365] [--delay-ms 10] [--repeat 3]
+    python -m benchmarks.lake_reads [--nights 365] [--delay-ms 10] [--repeat 3]
 
 A real Azurite (npm, started and stopped here) holds one Delta table of `--nights` commits of Shipments,
 each an extract's batch with its manifest in the commit (written here with delta-rs's `write_deltalake`, with

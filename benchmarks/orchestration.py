@@ -1,6 +1,6 @@
 """Orchestration benchmark: the same night run plain, under `airflow dags test` and under a real scheduler.
 
-    uv run python -m benchmarks.orchestration [--scale 1] [--modes dags-test,scheduler] [--repeat 3]
+    python -m benchmarks.orchestration [--scale 1] [--modes dags-test,scheduler] [--repeat 3]
                                               [--execution build|local] [--label after]
 
 One source stand-in (day 0 at the given scale) is read by each, every round from an empty lake and

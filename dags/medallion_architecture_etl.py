@@ -16,19 +16,28 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import DAG, Param, task_group
+
+import logistics_etl.orchestration  # noqa: F401  first: it quiets cosmos's OpenLineage notice (see there)
+
+# isort: split
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
 from logistics_etl.contract import TABLES
 from logistics_etl.orchestration.dbt_nodes import BUILD_TASK_ID, DBT_LOG_ENV, DbtBuild, NodeTasks, publish_build_report
 from logistics_etl.orchestration.night_tasks import check_configuration, export_dbt_task_env, extract, fail_the_run
-from logistics_etl.settings import DAG_ID, DBT_PROFILE, EXTRACT_POOL, PROJECT_ROOT, WAREHOUSE_POOL, load_settings
+from logistics_etl.settings import (
+    DAG_ID,
+    DBT_LAYERS,
+    DBT_PROFILE,
+    EXTRACT_POOL,
+    PROJECT_ROOT,
+    WAREHOUSE_POOL,
+    load_settings,
+)
 
 SETTINGS = load_settings()
 ONE_BUILD = SETTINGS.dbt_execution == "build"  # else `local`: cosmos's own `dbt build` per node task
-LAYERS = {"process_bronze_layer": ["dbt_project/bronze"],
-          "process_silver_layer": ["seeds", "dbt_project/silver", "snapshots"],
-          "process_gold_layer": ["dbt_project/gold", "tests/dbt/gold"]}
 
 DEFAULT_ARGS = {
     "owner": "data-platform",
@@ -82,11 +91,11 @@ with DAG(
             extract.override(task_id=f"extract_{table.name.lower()}", pool=EXTRACT_POOL)(table_name=table.name)
 
     extracted = check_configuration() >> extract_from_sqlserver()
-    bronze, silver, gold = (layer(group_id, paths) for group_id, paths in LAYERS.items())
+    bronze, silver, gold = (layer(group_id, paths) for group_id, paths in DBT_LAYERS.items())
     if ONE_BUILD:
         build = DbtBuild(
             task_id=BUILD_TASK_ID, project_dir=str(PROJECT_ROOT), profile_config=PROFILE,
-            select=[f"path:{p}" for paths in LAYERS.values() for p in paths],
+            select=[f"path:{p}" for paths in DBT_LAYERS.values() for p in paths],
             env={**SETTINGS.dbt_env(), **DBT_LOG_ENV}, invocation_mode=InvocationMode.DBT_RUNNER,
             callback=publish_build_report, should_store_compiled_sql=False, emit_datasets=False,
             cache_dir=SETTINGS.dbt_cache_dir,  # dbt's partial parse, kept between nights

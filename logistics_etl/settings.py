@@ -15,6 +15,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DAG_ID = "medallion_architecture_etl"  # dags/medallion_architecture_etl.py
 DBT_PROFILE = "logistics_warehouse"  # profiles/profiles.yml
+# the DAG's task groups of dbt nodes, in the graph's order, and the folders each takes its nodes from
+DBT_LAYERS = {"process_bronze_layer": ["dbt_project/bronze"],
+              "process_silver_layer": ["seeds", "dbt_project/silver", "snapshots"],
+              "process_gold_layer": ["dbt_project/gold", "tests/dbt/gold"]}
 DBT_TARGETS = ("dev", "databricks", "spark", "sqlserver", "lint")  # the outputs of profiles/profiles.yml
 BLOB_SCHEMES = ("abfs://", "az://", "abfss://")
 # A full read (first load, full refresh) of a table of at least PARALLEL_MIN_KEYS keys reads FULL_READ_PARALLEL

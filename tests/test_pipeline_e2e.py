@@ -102,6 +102,7 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
     took = time.monotonic() - started
     report("`logistics run` scale 0.1, day 0 (generate + dbt parse + DB migrate + DAG)", f"{took:.0f} s")
     assert "DAG run succeeded" in first.stdout and "carrier_daily_performance" in first.stdout
+    assert_the_output_is_quiet_and_in_the_graphs_order(first.stdout + first.stderr, data_dir)
     assert_gold_matches_source(warehouse, source)
     assert_the_run_has_its_real_times(data_dir, took)
 
@@ -122,6 +123,24 @@ def test_dag_end_to_end_over_two_change_days_matches_the_source(data_dir: Path):
 
     assert_each_node_is_reported_once_with_its_sql(data_dir)
     assert_the_ui_shows_the_dag_and_the_scheduler_runs_the_next_night(data_dir)
+
+
+def assert_the_output_is_quiet_and_in_the_graphs_order(output: str, data_dir: Path) -> None:
+    """`make run`'s output has no warning, nor has the whole `airflow dags test` output behind it (Airflow's,
+    cosmos's, dbt's, Python's); its task lines come in the graph's order, the dbt layers' node tasks grouped by
+    layer; it ends with the steps' times and what to open next."""
+    assert not re.search(r"\bwarn(ing)?\b", output, re.IGNORECASE), output
+    log = max((data_dir / "airflow").glob("dags-test-*.log"), key=lambda p: p.stat().st_mtime).read_text()
+    warnings = [line for line in log.splitlines() if re.search(r"\[warning\s*\]|Warning[:\]]", line)]
+    assert not warnings, warnings
+    tasks = re.findall(r"^\s+[\d.]+s\s+#\d+\s+\w+\s+(\S+)$", output, re.MULTILINE)
+    order = ["check_configuration", "extract_from_sqlserver", "dbt_build", "process_bronze_layer",
+             "process_silver_layer", "process_gold_layer"]
+    ranks = [order.index(t.split(".")[0]) for t in tasks if t.split(".")[0] in order]
+    assert len(ranks) == len(tasks) >= 60 and ranks == sorted(ranks), tasks
+    assert re.search(r"^Times: source [\d.]+s; .*airflow dags test [\d.]+s \(the DAG run itself [\d.]+s\); "
+                     r"summary [\d.]+s; total [\d.]+s$", output, re.MULTILINE), output[-2000:]
+    assert "logistics ui start" in output and "logistics dbt docs serve" in output, output[-2000:]
 
 
 def assert_the_run_has_its_real_times(data_dir: Path, took: float) -> None:

@@ -1,6 +1,6 @@
 """Drives the Airflow UI in a real headless Chromium (Debian's package) through Playwright.
 
-    uv run python -m tests.ui_browser URL USER PASSWORD [--screenshot docs/images/airflow-dag-graph.png]
+    python -m tests.ui_browser URL USER PASSWORD [--screenshot docs/images/airflow-dag-graph.png]
 
 Logs in, opens the DAG, switches to the graph, expands every task group, and prints as JSON the texts
 of the graph's nodes; used by the end-to-end test (which also reads a task's log page, `task_log_text`) and

@@ -41,6 +41,13 @@ def airflow_env(settings: Settings) -> dict[str, str]:
         "SCARF_ANALYTICS": "false",
         "DO_NOT_TRACK": "1",
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        # No warning that only says what this project chose (docs/orchestration.md, "Warnings"):
+        # - cosmos reads the OpenLineage namespace on import, and Airflow warns when it is not configured
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "logistics",
+        # - Airflow warns of any Variable value under this length as a secret it cannot mask, whatever its name
+        #   (the Variables `environment`, "dev", and `spark_config`, {"driver_memory": "2g"}, are no secrets and
+        #   are not masked); at 2 a real secret of 2 to 4 characters is masked instead of left in the logs
+        "AIRFLOW__LOGGING__MIN_LENGTH_MASKED_SECRET": "2",
         # the settings every task reads, so that Airflow and the CLI agree
         "LOGISTICS_DATA_DIR": str(settings.data_dir),
         "LOGISTICS_SOURCE_URL": settings.source_url,

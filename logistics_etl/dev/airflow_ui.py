@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,7 +67,11 @@ def _healthy(port: int) -> bool:
         return False
 
 
-def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
+def start(settings: Settings, port: int = 8080, timeout: float = 180,
+          say: Callable[[str], None] = lambda line: None) -> UI:
+    """Start the services; `say` is told each step as it is done, and every 10 s while the API server is not
+    answering yet."""
+    started = time.monotonic()
     if not settings.manifest_path.exists():
         raise ConfigError(f"dbt manifest not found at {settings.manifest_path}: run `logistics dbt parse` first")
     home = _home(settings)
@@ -75,10 +80,12 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
     env = ui_env(settings, port)
     if _healthy(port):
         raise AirflowUIError(f"something already answers on 127.0.0.1:{port}; stop it or use --port")
+    say(f"migrating the metadata DB in {home}")
     for step in (["db", "migrate"],):
         proc = subprocess.run(airflow_command(step), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True)
         if proc.returncode:
             raise AirflowUIError(f"airflow {' '.join(step)} failed: {proc.stderr[-2000:]}")
+    say("loading airflow_settings.yaml (connections, pools, Variables)")
     proc = subprocess.run([sys.executable, "-m", "logistics_etl.orchestration.airflow_settings"], env=env,
                           cwd=PROJECT_ROOT, capture_output=True, text=True)
     if proc.returncode:
@@ -89,9 +96,14 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
             p = subprocess.Popen(airflow_command(args), env=env, cwd=PROJECT_ROOT, stdout=log,
                                  stderr=subprocess.STDOUT, start_new_session=True)
         pids[name] = p.pid
+        say(f"started {name} (pid {p.pid}, log {services / (name + '.log')})")
     (services / "pids.json").write_text(json.dumps(pids))
     deadline = time.monotonic() + timeout
+    last_said = time.monotonic()
     while not _healthy(port):
+        if time.monotonic() - last_said >= 10:
+            say(f"waiting for the API server on port {port} ({time.monotonic() - started:.0f}s)")
+            last_said = time.monotonic()
         for name, pid in pids.items():
             if not _alive(pid):
                 stop(settings)
@@ -107,6 +119,7 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180) -> UI:
             break
         time.sleep(0.5)
     password = json.loads(password_file.read_text())[USER]
+    say(f"the API server answers, {time.monotonic() - started:.0f}s after the start")
     return UI(f"http://127.0.0.1:{port}", USER, password)
 
 

@@ -67,7 +67,8 @@ def cmd_source(args, settings: Settings) -> int:
     path = standin_path(settings, args.source)
     if args.action == "generate":
         t = time.monotonic()
-        state = generator.generate(path, scale=args.scale, seed=args.seed, overwrite=args.force)
+        state = generator.generate(path, scale=args.scale, seed=args.seed, overwrite=args.force,
+                                    progress=lambda table, rows: print(f"  {table}: {rows} rows", flush=True))
         print(f"generated {path} (scale {state.scale}, seed {state.seed}) in {time.monotonic() - t:.1f}s")
     elif args.action == "advance":
         state = generator.advance(path, args.days, progress=lambda d: print(f"applied change day {d}"))
@@ -102,12 +103,13 @@ def cmd_extract(args, settings: Settings) -> int:
 
 # dbt commands that compile every node but run no on-run-start hook: on one thread, since two threads resolving
 # their first lake source at once fail in dbt-duckdb's plugin sources (docs/lake.md, "How each target reads it")
-COMPILE_ONLY = ("compile", "docs")
+COMPILE_ONLY = (["compile"], ["docs", "generate"])
 
 
 def cmd_dbt(args, settings: Settings) -> int:
     dbt_args = list(args.dbt_args)
-    if dbt_args[:1] and dbt_args[0] in COMPILE_ONLY and "--threads" not in dbt_args and settings.dbt_target == "dev":
+    if (any(dbt_args[:len(c)] == c for c in COMPILE_ONLY) and "--threads" not in dbt_args
+            and settings.dbt_target == "dev"):
         dbt_args += ["--threads", "1"]
     return run_command([dbt_bin(), *dbt_args], dbt_environ(settings))
 

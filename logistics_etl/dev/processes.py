@@ -4,8 +4,10 @@ step started in the background, and where the stand-in is."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from logistics_etl.dev.airflow_env import airflow_command
@@ -23,7 +25,18 @@ def standin_path(settings: Settings, override: str | None) -> Path:
 
 
 def run_command(cmd: list[str], env: dict[str, str]) -> int:
-    return subprocess.run(cmd, env=env, cwd=PROJECT_ROOT).returncode
+    """Run a command in the foreground and return its exit code. A SIGTERM or SIGINT to this process is passed
+    on to it, and this process waits for it to end: no child outlives `logistics` (`dbt docs serve`, say)."""
+    with subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT) as proc:
+        def forward(signum, frame):
+            proc.send_signal(signum)
+
+        previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            return proc.wait()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
 
 
 def dbt_environ(settings: Settings) -> dict[str, str]:
@@ -57,9 +70,18 @@ class Background:
         with open(log, "w") as out:
             self.proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
 
-    def succeeded(self) -> bool:
-        """Wait for it; on a failure print its output (the end of it) and say where the whole is."""
-        if self.proc.wait() == 0:
+    def succeeded(self, every: float = 10.0) -> bool:
+        """Wait for it, saying so every `every` seconds; on a failure print its output (the end of it) and say
+        where the whole is."""
+        started = time.monotonic()
+        while True:
+            try:
+                self.proc.wait(timeout=every)
+                break
+            except subprocess.TimeoutExpired:
+                print(f"      {self.name}: still running ({time.monotonic() - started:.0f}s; output in {self.log})",
+                      flush=True)
+        if self.proc.returncode == 0:
             return True
         output = self.log.read_text(errors="replace")
         print(f"{self.name} failed (exit {self.proc.returncode}); its output ({self.log}):\n{output[-4000:]}")

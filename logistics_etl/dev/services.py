@@ -62,11 +62,11 @@ def cmd_ui(args, settings: Settings) -> int:
     if not settings.manifest_path.exists() and run_command([dbt_bin(), "parse", "--quiet"], dbt_environ(settings)):
         return 1
     try:
-        ui = airflow_ui.start(settings, port=args.port)
+        ui = airflow_ui.start(settings, port=args.port, say=lambda line: print(line, flush=True))
     except airflow_ui.AirflowUIError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"Airflow UI: {ui.url}\nlogin: {ui.username} / {ui.password}\n"
           f"DAG: {ui.url}/dags/{DAG_ID}\nlogs: {settings.data_dir / 'airflow' / 'services'}\n"
-          f"stop with: uv run logistics ui stop")
+          f"stop with: logistics ui stop")
     return 0

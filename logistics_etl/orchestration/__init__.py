@@ -11,3 +11,10 @@ the DAG from these.
 Imports `logistics_etl.extract`, `logistics_etl.lake`, `logistics_etl.contract`
 and `logistics_etl.settings`; never the developer tools.
 """
+
+import logging
+
+# cosmos warns, once per process as it is imported, that without the OpenLineage provider it sends no lineage
+# events; this project sends none by design (docs/orchestration.md), so that notice is not a warning here.
+# Set before any module of this package imports cosmos; the logger's other warnings are errors only.
+logging.getLogger("cosmos.operators.local").setLevel(logging.ERROR)

@@ -81,7 +81,13 @@ def _reference_rows(rng: np.random.Generator, n: dict[str, int], start: int):
     return carriers, warehouses, routes, vehicles, drivers, cities
 
 
-def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
+def _initial(conn: sqlite3.Connection, scale: float, seed: int,
+             progress: Callable[[str, int], None] | None = None) -> None:
+    def insert(table: str, rows) -> None:
+        written = insert_rows(conn, table, rows)
+        if progress:
+            progress(table, written)
+
     rng = np.random.default_rng([seed, 0])
     n = sizes(scale)
     anchor = int(S.ANCHOR.timestamp())
@@ -89,7 +95,7 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     carriers, warehouses, routes, vehicles, drivers, _ = _reference_rows(rng, n, start)
     for name, rows in (("Carriers", carriers), ("Warehouses", warehouses), ("Routes", routes),
                        ("Vehicles", vehicles), ("Drivers", drivers)):
-        insert_rows(conn, name, rows)
+        insert(name, rows)
 
     nc = n["customers"]
     customers = customer_rows(rng, 1, nc, start - 3 * 365 * DAY, anchor - DAY)
@@ -97,7 +103,7 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     for i in rng.choice(np.arange(nc // 2, nc), max(1, nc // 1000), replace=False):
         src = customers[int(rng.integers(0, nc // 2))]
         customers[i] = (customers[i][0], src[1], *customers[i][2:])
-    insert_rows(conn, "Customers", customers)
+    insert("Customers", customers)
     dup_ids = {c[0] for c in customers if c[1] != f"C{c[0]:07d}"}
 
     no = n["orders"]
@@ -153,16 +159,18 @@ def _initial(conn: sqlite3.Connection, scale: float, seed: int) -> None:
     order_mod[ship_idx] = np.maximum(order_mod[ship_idx], modified)
     o_txt, om_txt = fmt_times(ordered), fmt_times(order_mod)
     amt = money(amount)
-    insert_rows(conn, "Orders", ((i + 1, int(o_cust[i]), o_txt[i], order_status[i], cust_cur[int(o_cust[i])],
+    insert("Orders", ((i + 1, int(o_cust[i]), o_txt[i], order_status[i], cust_cur[int(o_cust[i])],
                               amt[i], om_txt[i]) for i in range(no)))
 
     sh_t, pr_t, de_t, mo_t = (fmt_times(x) for x in (s_shipped, s_promised, s_delivered, modified))
     w, c = money(weight), money(cost)
     ship_cur = [S.CARRIERS[min(k, len(S.CARRIERS)) - 1][6] for k in carrier]
-    insert_rows(conn, "Shipments", ((i + 1, int(ship_idx[i]) + 1, int(carrier[i]), int(route[i]), int(vehicle[i]),
+    insert("Shipments", ((i + 1, int(ship_idx[i]) + 1, int(carrier[i]), int(route[i]), int(vehicle[i]),
                                  int(driver[i]), sh_t[i], pr_t[i], de_t[i], status[i], w[i], c[i], ship_cur[i],
                                  mo_t[i]) for i in range(ns)))
-    _insert_events(conn, rng, 1, np.arange(1, ns + 1), status, ordered[ship_idx], shipped, delivered, anchor)
+    events = _insert_events(conn, rng, 1, np.arange(1, ns + 1), status, ordered[ship_idx], shipped, delivered, anchor)
+    if progress:
+        progress("ShipmentEvents", events)
 
 
 def _insert_events(conn, rng, first_id, ship_id, status, ordered, shipped, delivered, now) -> int:
@@ -227,8 +235,10 @@ def _write_state(conn: sqlite3.Connection, state: StandInState) -> None:
                      [("scale", repr(state.scale)), ("seed", str(state.seed)), ("day", str(state.day))])
 
 
-def generate(path: Path, scale: float = 1.0, seed: int = 42, overwrite: bool = False) -> StandInState:
-    """Write day 0 of the stand-in to a new SQLite file (atomically: temp file, then rename)."""
+def generate(path: Path, scale: float = 1.0, seed: int = 42, overwrite: bool = False,
+             progress: Callable[[str, int], None] | None = None) -> StandInState:
+    """Write day 0 of the stand-in to a new SQLite file (atomically: temp file, then rename); `progress` is
+    told each table and its rows as they are written."""
     path = Path(path)
     sizes(scale)  # validates scale
     if path.exists() and not overwrite:
@@ -241,7 +251,7 @@ def generate(path: Path, scale: float = 1.0, seed: int = 42, overwrite: bool = F
         conn.execute("BEGIN")
         for stmt in S.schema_statements():
             conn.execute(stmt)
-        _initial(conn, scale, seed)
+        _initial(conn, scale, seed, progress)
         state = StandInState(scale=scale, seed=seed, day=0)
         _write_state(conn, state)
         conn.execute("COMMIT")
