@@ -1,6 +1,6 @@
-"""The two recipes of docs/changing-the-models.md, followed in a scratch copy of the project: a new source
+"""The recipes of docs/changing-the-models.md, followed in a scratch copy of the project: a new source
 column and a new source table reach bronze, silver, quarantine and reconciliation, and the only files
-changed are the ones the recipes name.
+changed are the ones the recipes name; a new gold model builds and `logistics summary` lists it.
 
 Real components in the copy: the stand-in (SQLite), the extract, dbt on DuckDB. The project itself is not
 touched.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -35,6 +36,25 @@ def edit(root: Path, path: str, old: str, new: str) -> None:
     text = file.read_text()
     assert text.count(old) == 1, f"{path}: the recipe's anchor {old!r} is not there once"
     file.write_text(text.replace(old, new))
+
+
+def add_a_gold_model(root: Path) -> None:
+    """docs/changing-the-models.md, "Add a gold model or KPI": the model, its YAML with an enforced contract."""
+    (root / "dbt_project/gold/depots_per_country.sql").write_text(
+        "with\n\ndepots as (\n\n    select * from {{ ref('slv_depots') }}\n\n),\n\nfinal as (\n\n"
+        "    select\n        country,\n        count(*) as depots\n    from depots\n    group by country\n\n)\n\n"
+        "select * from final\n")
+    edit(root, "dbt_project/gold/_gold.yml", "\nunit_tests:\n", """
+  - name: depots_per_country
+    description: Depots per country.
+    config:
+      contract: {enforced: true}
+    columns:
+      - {name: country, data_type: *text_type, description: ISO country code., data_tests: [not_null, unique]}
+      - {name: depots, data_type: bigint, description: Depots in the country.}
+
+unit_tests:
+""")
 
 
 def add_a_column(root: Path) -> None:
@@ -154,3 +174,9 @@ def test_a_new_column_and_a_new_table_reach_silver_with_the_files_the_recipes_na
         assert con.execute("select sum(unaccounted_rows) from silver.slv_reconciliation").fetchall() == [(0,)]
     finally:
         con.close()
+
+    # the gold recipe: a model and its YAML; it builds, and `logistics summary` lists it with no code change
+    add_a_gold_model(root)
+    logistics("dbt", "build", "--quiet", "--select", "depots_per_country")
+    summary = logistics("summary")
+    assert re.search(r"^depots_per_country\s+2$", summary, re.MULTILINE), summary

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 
-EVERY_S = 10.0
+EVERY_S = 8.0  # with the 0.5 s look below: a line at least every 10 s
 PACKAGE_LINE = re.compile(r"^ [+\-~] \S")
 
 
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
             last = time.monotonic()
 
     def heartbeat() -> None:
-        while not done.wait(1.0):
+        while not done.wait(0.5):
             if time.monotonic() - last >= EVERY_S:
                 say(f"{label}: still running ({time.monotonic() - started:.0f}s)")
 

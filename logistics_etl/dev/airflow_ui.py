@@ -69,7 +69,7 @@ def _healthy(port: int) -> bool:
 
 def start(settings: Settings, port: int = 8080, timeout: float = 180,
           say: Callable[[str], None] = lambda line: None) -> UI:
-    """Start the services; `say` is told each step as it is done, and every 10 s while the API server is not
+    """Start the services; `say` is told each step as it is done, and every 8 s while the API server is not
     answering yet."""
     started = time.monotonic()
     if not settings.manifest_path.exists():
@@ -101,7 +101,7 @@ def start(settings: Settings, port: int = 8080, timeout: float = 180,
     deadline = time.monotonic() + timeout
     last_said = time.monotonic()
     while not _healthy(port):
-        if time.monotonic() - last_said >= 10:
+        if time.monotonic() - last_said >= 8:
             say(f"waiting for the API server on port {port} ({time.monotonic() - started:.0f}s)")
             last_said = time.monotonic()
         for name, pid in pids.items():

@@ -70,7 +70,7 @@ class Background:
         with open(log, "w") as out:
             self.proc = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdout=out, stderr=subprocess.STDOUT)
 
-    def succeeded(self, every: float = 10.0) -> bool:
+    def succeeded(self, every: float = 8.0) -> bool:
         """Wait for it, saying so every `every` seconds; on a failure print its output (the end of it) and say
         where the whole is."""
         started = time.monotonic()

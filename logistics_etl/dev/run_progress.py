@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 
-HEARTBEAT_S = 10.0
+HEARTBEAT_S = 8.0  # with the 0.5 s look in _heartbeat: a line at least every 10 s
 
 # dbt's line for a finished node: "22:06:54  3 of 280 OK created sql incremental model bronze.brz_drivers ..."
 # (its START lines and the on-run-start hooks' "1 of 3 OK hook: ..." are not nodes)
@@ -77,7 +77,7 @@ class RunProgress:
         return "waiting for Airflow to start the next task"
 
     def _heartbeat(self, every: float) -> None:
-        while not self._stop.wait(1.0):
+        while not self._stop.wait(0.5):
             if time.monotonic() - self.last_said >= every:
                 self.say(f"  {self.elapsed():6.1f}s  ... {self.status()}")
 
