@@ -67,13 +67,24 @@ def _int(env: str, default: int | None, minimum: int = 1) -> int | None:
     return value
 
 
+# characters a lake path cannot hold: dbt writes the path into SQL string literals and quoted identifiers on
+# Spark and Databricks (macros/lake_tables.sql), where no one escape serves every dialect
+UNQUOTABLE_IN_SQL = ("'", '"', "`", "\\", "\n", "\r", ";")
+
+
 def _lake_root(data_dir: Path) -> str:
     raw = os.environ.get("LAKE_ROOT")
     if raw and "://" in raw:
         if not raw.startswith(BLOB_SCHEMES) or len(raw.split("://", 1)[1].strip("/")) == 0:
             raise ConfigError(f"setting LAKE_ROOT={raw!r}: a lake URL must be abfs://<container>/<path>")
-        return raw.rstrip("/")
-    return str(_path("LAKE_ROOT", data_dir / "lake"))
+        root = raw.rstrip("/")
+    else:
+        root = str(_path("LAKE_ROOT", data_dir / "lake"))
+    if bad := [c for c in UNQUOTABLE_IN_SQL if c in root]:
+        where = "setting LAKE_ROOT" if raw else "setting LOGISTICS_DATA_DIR (the lake is its lake/ folder)"
+        raise ConfigError(f"{where}: the lake path {root!r} holds {' '.join(map(repr, bad))}, which the lake's SQL "
+                          "cannot quote on every target; use a path without it")
+    return root
 
 
 def _choice(env: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -61,10 +61,17 @@
                ~ 'lake_audit.batches as batch where ' ~ of_table ~ ')') -}}
 {%- endmacro %}
 
-{#- A lake table's folder, as a SQL string literal (a quote in LAKE_ROOT is
-    escaped, never SQL). -#}
+{#- A lake table's folder, written into string literals and quoted names:
+    a LAKE_ROOT holding a character no dialect's quoting shares is refused,
+    never pasted into SQL (logistics_etl/settings.py refuses it first). -#}
 {% macro lake_table_path(table_name) -%}
-    {{- return(env_var('LAKE_ROOT', 'data/lake') ~ '/bronze/' ~ table_name) -}}
+    {%- set root = env_var('LAKE_ROOT', 'data/lake') -%}
+    {%- for bad in ["'", '"', '`', '\\', '\n', '\r', ';'] if bad in root -%}
+        {{- exceptions.raise_compiler_error(
+            'LAKE_ROOT ' ~ (root | tojson) ~ ' holds ' ~ (bad | tojson)
+            ~ ', which the lake\'s SQL cannot quote on every target; use a path without it') -}}
+    {%- endfor -%}
+    {{- return(root ~ '/bronze/' ~ table_name) -}}
 {%- endmacro %}
 
 {#- The on-run-start hook: the lake's relations where the target cannot read

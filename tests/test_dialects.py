@@ -20,6 +20,8 @@ checks the SQL of both branches; tests/test_spark_build.py builds and tests the 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -28,7 +30,8 @@ from sqlglot import exp
 from sqlglot.errors import ParseError
 
 from logistics_etl.contract import TABLES
-from tests.conftest import run_cli
+from logistics_etl.settings import PROJECT_ROOT
+from tests.conftest import BIN, run_cli
 
 PREDICATES = (exp.In, exp.EQ, exp.NEQ, exp.GT, exp.GTE, exp.LT, exp.LTE, exp.And, exp.Or, exp.Not, exp.Is)
 
@@ -189,6 +192,20 @@ def test_every_model_compiled_for_databricks_parses_as_databricks_sql(tmp_path: 
         for t in TABLES]
     assert "aggregate(" in compiled["brz_extract_batches"]  # the spark__ dispatches serve Databricks
     assert incremental_strategies(tmp_path / "databricks") == {"merge"}
+
+    # a lake path that would end the string literal and add SQL is refused, by the CLI's settings and by the
+    # macro itself (plain dbt reads LAKE_ROOT too), never rendered
+    hostile = {**env, "LAKE_ROOT": ADLS_LAKE["LAKE_ROOT"] + "' || 'x"}
+    proc = run_cli("dbt", "compile", "--target", "databricks", env_extra=hostile, check=False)
+    assert proc.returncode == 2 and "error: setting LAKE_ROOT" in proc.stderr, proc.stderr
+    plain = subprocess.run([str(BIN / "dbt"), "compile", "--target", "databricks", "--target-path",
+                            str(tmp_path / "databricks"), "--quiet", "--no-populate-cache",
+                            "--inline", "{{ print(tojson(lake_statements())) }}"],
+                           cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600,
+                           env={**os.environ, **hostile, "DBT_PROFILES_DIR": str(PROJECT_ROOT / "profiles")})
+    assert plain.returncode != 0, plain.stdout[-2000:]
+    assert "which the lake's SQL cannot quote on every target" in plain.stdout + plain.stderr, plain.stdout[-2000:]
+    assert "' || 'x/bronze" not in plain.stdout
 
 
 def test_databricks_target_without_its_settings_names_the_missing_one(monkeypatch: pytest.MonkeyPatch):

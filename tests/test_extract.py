@@ -463,11 +463,25 @@ def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
     for args, message in [(["extract", "--parallel", "0"], "argument --parallel: must be >= 1, got 0"),
                           (["extract", "--batch-size", "lots"], "argument --batch-size: 'lots' is not a whole number"),
                           (["run", "--scale", "-1"], "argument --scale: must be > 0, got -1"),
-                          (["extract", "--source", "oracle://h/db"], "error: source URL scheme 'oracle' is not")]:
+                          (["extract", "--source", "oracle://h/db"], "error: source URL scheme 'oracle' is not"),
+                          (["extract", "--tables", ""], "argument --tables: no table named in ''"),
+                          (["extract", "--tables", " , "], "argument --tables: no table named in ' , '"),
+                          (["extract", "--tables", "Orders,Parcels"], "unknown source table 'Parcels'"),
+                          (["lake", "history", "--tables", ""], "argument --tables: no table named"),
+                          (["history", "--tables", "parcels"], "unknown source table 'parcels'")]:
         out = run_cli(*args, check=False)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
     monkeypatch.setenv("LOGISTICS_BATCH_SIZE", "lots")
     with pytest.raises(ConfigError, match="LOGISTICS_BATCH_SIZE='lots' is not a whole number"):
+        load_settings()
+    monkeypatch.delenv("LOGISTICS_BATCH_SIZE")
+    for root in ["/tmp/lake' || 'x", "abfs://lake/a`b", "/tmp/lake;drop"]:
+        monkeypatch.setenv("LAKE_ROOT", root)
+        with pytest.raises(ConfigError, match="setting LAKE_ROOT: the lake path .* cannot quote on every target"):
+            load_settings()
+    monkeypatch.delenv("LAKE_ROOT")
+    monkeypatch.setenv("LOGISTICS_DATA_DIR", "/tmp/o'brien")
+    with pytest.raises(ConfigError, match=r"setting LOGISTICS_DATA_DIR \(the lake is its lake/ folder\)"):
         load_settings()
 
 
@@ -710,3 +724,27 @@ def test_the_tsql_shown_in_the_docs_is_what_the_extract_sends():
         [queries.changed_rows(t, d, since, r, columns=cols) for r in ranges] + \
         [queries.changed_rows(t, d, since, ranges[0], page=(31337, 100_000), columns=cols)]
     assert shown == sent
+
+
+def test_a_table_that_fails_does_not_stop_the_others_on_the_cli(tmp_path):
+    """One unreadable value in Warehouses (a `ModifiedAt` that is no time, in the SQLite stand-in): that table
+    fails with one line naming it and the column, the eight others land, and the command fails at the end
+    naming it (as the DAG's extract tasks do, each on its own)."""
+    from tests.conftest import run_cli
+
+    env = {"LOGISTICS_DATA_DIR": str(tmp_path / "data")}
+    run_cli("source", "generate", "--scale", "0.01", env_extra=env)
+    con = sqlite3.connect(tmp_path / "data" / "source" / "logisticsdb.sqlite")
+    with con:
+        con.execute("""UPDATE "Warehouses" SET "ModifiedAt" = 'garbage' WHERE "WarehouseID" = 1""")
+    con.close()
+    proc = run_cli("extract", env_extra=env, check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "error: table Warehouses: reading the source" in proc.stderr and \
+        "failed: column ModifiedAt holds a value SQLite stores as text" in proc.stderr, proc.stderr
+    assert "error: 1 of 9 tables failed, nothing of theirs committed: Warehouses; the others landed" \
+        in proc.stderr, proc.stderr
+    landed = {line.split()[0] for line in proc.stdout.splitlines() if " batch " in line}
+    assert landed == {t.name for t in TABLES} - {"Warehouses"}, proc.stdout
+    lake = Lake(tmp_path / "data" / "lake")
+    assert lake.manifests("Warehouses") == [] and len(lake.manifests("ShipmentEvents")) == 1

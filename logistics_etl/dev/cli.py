@@ -23,6 +23,7 @@ import time
 from datetime import date
 
 from logistics_etl.dev.airflow_env import airflow_command, with_airflow_env
+from logistics_etl.dev.args import at_least, positive_number, table_names
 from logistics_etl.dev.lake_commands import add_parsers as add_lake_parsers
 from logistics_etl.dev.night_run import cmd_run
 from logistics_etl.dev.processes import (
@@ -37,30 +38,6 @@ from logistics_etl.dev.services import cmd_azurite, cmd_postgres, cmd_ui
 from logistics_etl.lake.delta import LakeError
 from logistics_etl.settings import ConfigError, Settings, load_settings
 from logistics_etl.standin import generator
-
-
-def _at_least(minimum: int):
-    """An argparse type: a whole number >= minimum (argparse names the option in its error)."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be >= {minimum}, got {value}")
-        return value
-    parse.__name__ = f"whole number >= {minimum}"
-    return parse
-
-
-def _positive_scale(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
-    return value
 
 
 def cmd_source(args, settings: Settings) -> int:
@@ -81,24 +58,50 @@ def cmd_source(args, settings: Settings) -> int:
 
 def cmd_extract(args, settings: Settings) -> int:
     from logistics_etl.contract import resolve_tables
+    from logistics_etl.extract.source_url import SourceURLError
     from logistics_etl.extract.table import ExtractOptions, extract_table, progress_logger
     from logistics_etl.orchestration.connections import open_lake, resolve_source_url
 
-    tables = resolve_tables(args.tables.split(",") if args.tables else None)
+    tables = resolve_tables(args.tables)
     options = ExtractOptions.from_settings(settings, full_refresh=args.full_refresh, batch_size=args.batch_size or None,
                                            parallel=args.parallel or None, page_rows=args.page_rows)
     lake = open_lake(settings, args.lake)
     url = resolve_source_url(settings, args.source)
     tty = sys.stdout.isatty()
+    clear = "\r\033[K" if tty else ""
+    failed = []
     for table in tables:
         # on a terminal the count in place; into a file or a pipe a line at most every LOGISTICS_PROGRESS_LOG_SECONDS
         progress = (lambda t, n: print(f"\r  {t}: {n} rows", end="", flush=True)) if tty else \
             progress_logger(settings.progress_log_seconds, emit=lambda line: print(f"  {line}", flush=True))
-        r = extract_table(table, url, lake, options, progress=progress)
-        clear = "\r\033[K" if tty else ""
+        try:
+            r = extract_table(table, url, lake, options, progress=progress)
+        except (ConfigError, SourceURLError):
+            raise  # a setting: the same for every table
+        except Exception as exc:  # this table's source, data or lake: the other tables go on, as in the DAG
+            failed.append(table.name)
+            print(f"{clear}error: {_error_line(table.name, exc)}", file=sys.stderr, flush=True)
+            if args.verbose:
+                logging.exception("table %s", table.name)
+            continue
         print(f"{clear}{r.table:<15} batch {r.batch_id:>4} {r.mode:<11} rows {r.rows:>9} "
               f"deleted {r.deleted_rows:>6} {r.bytes / 1e6:8.2f} MB {r.seconds:6.2f}s")
+    if failed:
+        others = "; the others landed" if len(failed) < len(tables) else ""
+        print(f"error: {len(failed)} of {len(tables)} tables failed, nothing of theirs committed: "
+              f"{', '.join(failed)}{others}", file=sys.stderr)
+        return 2  # as every `error:` of this command
     return 0
+
+
+def _error_line(table: str, exc: Exception) -> str:
+    """One line for a table's failure: the project's own errors name the table already; anything else is named
+    by its type (the traceback with --verbose)."""
+    text = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc).strip().splitlines()
+    line = text[0] if text else ""
+    if not isinstance(exc, _user_errors()):
+        line = f"{type(exc).__name__}: {line}"
+    return line if line.startswith(f"table {table}") else f"table {table}: {line}"
 
 
 # dbt commands that compile every node but run no on-run-start hook: on one thread, since two threads resolving
@@ -133,12 +136,10 @@ def cmd_summary(args, settings: Settings) -> int:
 
 
 def cmd_history(args, settings: Settings) -> int:
-    from logistics_etl.contract import resolve_tables
     from logistics_etl.dev.report import extract_history
     from logistics_etl.orchestration.connections import open_lake
 
-    names = [t.name for t in resolve_tables(args.tables.split(","))] if args.tables else None
-    print(extract_history(open_lake(settings), names, args.last))
+    print(extract_history(open_lake(settings), args.tables, args.last))
     return 0
 
 
@@ -151,23 +152,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("source", help="generate, advance or inspect the embedded LogisticsDB stand-in")
     s.add_argument("action", choices=["generate", "advance", "status"])
-    s.add_argument("--scale", type=_positive_scale, default=1.0, help="1 = 100k orders and shipments, 500k events")
+    s.add_argument("--scale", type=positive_number, default=1.0, help="1 = 100k orders and shipments, 500k events")
     s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--days", type=_at_least(1), default=1, help="change days to apply (advance)")
+    s.add_argument("--days", type=at_least(1), default=1, help="change days to apply (advance)")
     s.add_argument("--force", action="store_true", help="replace an existing stand-in (generate)")
     s.add_argument("--source", help="sqlite:///path of the stand-in (default: LOGISTICS_SOURCE_URL or data/)")
     s.set_defaults(func=cmd_source)
 
     e = sub.add_parser("extract", help="land changed source rows in the lake, one commit per table")
-    e.add_argument("--tables", help="comma-separated source tables (default: all nine)")
+    e.add_argument("--tables", type=table_names, help="comma-separated source tables (default: all nine)")
     e.add_argument("--full-refresh", action="store_true", help="re-read whole tables, not just changes")
     e.add_argument("--source", help="source URL: sqlite:///path, postgresql://..., mssql://..., "
                    "or airflow://<conn_id> (e.g. airflow://sql_server_default)")
     e.add_argument("--lake", help="lake folder or abfs://<container>/<path> (default: LAKE_ROOT or data/lake)")
-    e.add_argument("--batch-size", type=_at_least(1), help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
-    e.add_argument("--parallel", type=_at_least(1),
+    e.add_argument("--batch-size", type=at_least(1), help="rows per Arrow batch (default: LOGISTICS_BATCH_SIZE)")
+    e.add_argument("--parallel", type=at_least(1),
                    help="key ranges read at once (default: LOGISTICS_EXTRACT_PARALLELISM)")
-    e.add_argument("--page-rows", type=_at_least(0), help="read in keyset pages of this many rows, 0 = one statement "
+    e.add_argument("--page-rows", type=at_least(0), help="read in keyset pages of this many rows, 0 = one statement "
                    "(default: LOGISTICS_EXTRACT_PAGE_ROWS)")
     e.set_defaults(func=cmd_extract)
 
@@ -182,10 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     a.set_defaults(func=cmd_airflow)
 
     r = sub.add_parser("run", help="run the whole DAG on the embedded defaults, then print the gold summary")
-    r.add_argument("--scale", type=_positive_scale, default=1.0, help="scale of a newly generated stand-in")
+    r.add_argument("--scale", type=positive_number, default=1.0, help="scale of a newly generated stand-in")
     r.add_argument("--seed", type=int, default=42)
     r.add_argument("--date", type=date.fromisoformat, help="logical date of the run (default: now)")
-    r.add_argument("--retries", type=_at_least(0), default=0,
+    r.add_argument("--retries", type=at_least(0), default=0,
                    help="task retries for this local run (default 0: fail fast; the DAG's own default is 3); the "
                         "first waits LOGISTICS_TASK_RETRY_DELAY_SECONDS (default 120), each later one twice as long")
     r.set_defaults(func=cmd_run)
@@ -218,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_summary)
 
     h = sub.add_parser("history", help="committed extract batches per table, newest last")
-    h.add_argument("--tables", help="comma-separated source tables")
-    h.add_argument("--last", type=_at_least(1), default=5, help="batches per table")
+    h.add_argument("--tables", type=table_names, help="comma-separated source tables")
+    h.add_argument("--last", type=at_least(1), default=5, help="batches per table")
     h.set_defaults(func=cmd_history)
 
     add_lake_parsers(sub)

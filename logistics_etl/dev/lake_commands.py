@@ -16,12 +16,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from logistics_etl.contract import TABLES, resolve_tables
+from logistics_etl.contract import TABLES
+from logistics_etl.dev.args import table_names
 from logistics_etl.settings import Settings
 
 
 def _tables(args) -> list[str]:
-    return [t.name for t in resolve_tables(args.tables.split(","))] if args.tables else [t.name for t in TABLES]
+    return args.tables or [t.name for t in TABLES]
 
 
 def cmd_lake(args, settings: Settings) -> int:
@@ -95,7 +96,7 @@ def add_parsers(sub) -> None:
     lk.add_argument("action", choices=["history", "optimize", "vacuum", "convert"])
     lk.add_argument("--from", dest="source_lake", help="convert: the lake of the earlier format (batch=N/ folders "
                     "with _manifest.json), a local folder")
-    lk.add_argument("--tables", help="comma-separated source tables (default: all nine)")
+    lk.add_argument("--tables", type=table_names, help="comma-separated source tables (default: all nine)")
     lk.add_argument("--last", type=int, default=10, help="commits per table (history)")
     lk.add_argument("--retention-hours", type=int, help="vacuum keeps what the versions of these last hours need "
                     "(default: LOGISTICS_LAKE_RETENTION_HOURS or 168; at least 24)")

@@ -10,7 +10,10 @@ table, the source with its password redacted, and the statement.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from logistics_etl.extract.source_url import SourceURL, redact
@@ -103,12 +106,33 @@ def _reason(exc: BaseException) -> str:
     return line if len(line) <= 500 else line[:500] + " ..."
 
 
-def _failure(where: str, sql: str | list[str], exc: BaseException) -> SourceError:
-    return SourceError(f"{where} failed: {_reason(exc)}; statement: {_statement(sql)}")
+# connectorx's SQLite error for a stored value the column's declared type cannot read (SQLite keeps any value
+# in any column): the column's position in the statement, and how SQLite stores the value
+_SQLITE_CONVERSION = re.compile(r"FromSqlConversionFailure\((\d+), (\w+)")
+
+
+def _sqlite_value_error(exc: BaseException, sqlite_path: Path, sql: str) -> str | None:
+    """For an unreadable SQLite value, which column (by name, asked of SQLite) holds it."""
+    if not (m := _SQLITE_CONVERSION.search(str(exc))):
+        return None
+    index = int(m.group(1))
+    try:
+        with closing(sqlite3.connect(f"file:{sqlite_path}?mode=ro", uri=True)) as con:
+            column = con.execute(f"select * from ({sql}) limit 0").description[index][0]
+    except (sqlite3.Error, IndexError):
+        column = f"#{index + 1}"
+    return (f"column {column} holds a value SQLite stores as {m.group(2).lower()} that its declared type cannot "
+            "read (find it with typeof() in SQLite)")
+
+
+def _failure(where: str, sql: str | list[str], exc: BaseException, sqlite_path: Path | None = None) -> SourceError:
+    first = sql[0] if isinstance(sql, list) else sql
+    reason = (sqlite_path and _sqlite_value_error(exc, sqlite_path, first)) or _reason(exc)
+    return SourceError(f"{where} failed: {reason}; statement: {_statement(sql)}")
 
 
 def _guarded(open_stream: Callable[[], Iterable[pa.RecordBatch]], where: str,
-             sql: str | list[str]) -> Iterator[pa.RecordBatch]:
+             sql: str | list[str], sqlite_path: Path | None = None) -> Iterator[pa.RecordBatch]:
     """The batches of `open_stream()`, a failure of the source on opening or mid-stream (the connection
     dropped, the server failed the statement) raised as a `SourceError`."""
     try:
@@ -116,7 +140,7 @@ def _guarded(open_stream: Callable[[], Iterable[pa.RecordBatch]], where: str,
     except BaseException as exc:
         if not _is_source_failure(exc):
             raise
-        raise _failure(where, sql, exc) from exc
+        raise _failure(where, sql, exc, sqlite_path) from exc
 
 
 def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..., Iterator[pa.RecordBatch]]:
@@ -132,6 +156,6 @@ def guarded_reader(table: str, source_url: str, reader: Callable) -> Callable[..
         raise SourceError(f"{where} failed: {reason}")
 
     def read(url: str, sql: str | list[str], batch_size: int) -> Iterator[pa.RecordBatch]:
-        return _guarded(lambda: reader(url, sql, batch_size), where, sql)
+        return _guarded(lambda: reader(url, sql, batch_size), where, sql, source.sqlite_path)
 
     return read
