@@ -452,7 +452,7 @@ def test_a_source_that_fails_the_read_fails_the_table_naming_it(postgres_server,
     assert "division by zero" in out.stderr and "hunter2" not in out.stderr + out.stdout
 
 
-def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
+def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     with pytest.raises(KeyError, match="unknown source table 'Parcels'.*Customers, Carriers"):
         resolve_tables(["Parcels"])
     assert [t.name for t in resolve_tables(["shipments", "ORDERS"])] == ["Orders", "Shipments"]
@@ -468,9 +468,19 @@ def test_bad_input_gets_a_clear_error(monkeypatch: pytest.MonkeyPatch):
                           (["extract", "--tables", " , "], "argument --tables: no table named in ' , '"),
                           (["extract", "--tables", "Orders,Parcels"], "unknown source table 'Parcels'"),
                           (["lake", "history", "--tables", ""], "argument --tables: no table named"),
-                          (["history", "--tables", "parcels"], "unknown source table 'parcels'")]:
+                          (["history", "--tables", "parcels"], "unknown source table 'parcels'"),
+                          (["extract", "--source", "postgresql://u:secret@[::1/db"],
+                           "error: source URL [::1/db is malformed: Invalid IPv6 URL\n"),
+                          (["extract", "--source", "postgresql://u:secret@h:99999/db"],
+                           "error: source URL postgresql://u:***@h:99999/db is malformed: Port out of range")]:
         out = run_cli(*args, check=False)
         assert out.returncode == 2 and message in out.stderr and "Traceback" not in out.stderr, (args, out.stderr)
+        assert "secret" not in out.stderr
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    out = run_cli("extract", "--tables", "Carriers", check=False, env_extra={"LAKE_ROOT": str(a_file / "lake")})
+    assert out.returncode == 2 and out.stderr == f"error: lake {a_file}/lake: {a_file} is a file, not a folder " \
+        "(LAKE_ROOT or --lake)\n", out.stderr
     monkeypatch.setenv("LOGISTICS_BATCH_SIZE", "lots")
     with pytest.raises(ConfigError, match="LOGISTICS_BATCH_SIZE='lots' is not a whole number"):
         load_settings()

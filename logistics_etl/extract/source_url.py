@@ -43,7 +43,12 @@ class SourceURL:
 
     @classmethod
     def parse(cls, url: str) -> SourceURL:
-        scheme = urlsplit(url).scheme.split("+")[0]
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018  (a malformed host or port raises here, not when a driver reads it)
+        except ValueError as exc:
+            raise SourceURLError(f"source URL {redact(url)} is malformed: {exc}") from None
+        scheme = parts.scheme.split("+")[0]
         if scheme not in ENGINES:
             raise SourceURLError(f"source URL scheme {scheme!r} is not supported; use one of {EXAMPLES}")
         return cls(url, ENGINES[scheme])

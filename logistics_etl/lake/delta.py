@@ -72,6 +72,8 @@ class Lake:
             self.root: Path | str = root.rstrip("/")
         else:
             self.root = Path(root).resolve()
+            if blocker := next((p for p in (self.root, *self.root.parents) if p.exists() and not p.is_dir()), None):
+                raise LakeError(f"lake {self.root}: {blocker} is a file, not a folder (LAKE_ROOT or --lake)")
         self.storage_options = delta_storage_options(connection_string) if self.is_blob else None
         self._connection_string = connection_string
 
