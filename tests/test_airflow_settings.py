@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,22 @@ def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
     assert got.pop().items() >= {WAREHOUSE_POOL: [1, False], EXTRACT_POOL: [5, False]}.items()
     assert got == ["mssql", "sqlserver.logistics.internal", 1433, "LogisticsDB", secret, "dev",
                    {"driver_memory": "2g", "executor_memory": "4g"}]
+
+
+def test_the_cli_reads_a_source_from_a_connection_just_loaded(data_dir: Path):
+    """`logistics extract --source airflow://<conn_id>` outside a task, right after `logistics airflow-settings
+    load` put the connection in the metadata DB (where Airflow 3 does not look outside a task): the CLI asks
+    the local Airflow for it and reads the source it names (the stand-in, as a `sqlite` connection)."""
+    run_cli("source", "generate", "--scale", "0.01")
+    settings_file = data_dir / "settings.yaml"
+    settings_file.write_text("airflow:\n  connections:\n    - conn_id: standin_source\n      conn_type: sqlite\n"
+                             f"      conn_host: {data_dir / 'source' / 'logisticsdb.sqlite'}\n")
+    assert "loaded connection standin_source (sqlite" in run_cli("airflow-settings", "load", "--file",
+                                                                  str(settings_file)).stdout
+    out = run_cli("extract", "--tables", "Carriers", "--source", "airflow://standin_source").stdout
+    assert re.search(r"^Carriers\s+batch\s+1 full\s+rows\s+12 ", out, re.MULTILINE), out
+    missing = run_cli("extract", "--tables", "Carriers", "--source", "airflow://no_such_conn", check=False)
+    assert missing.returncode == 2 and "Airflow connection 'no_such_conn' is not defined" in missing.stderr
 
 
 def test_a_pool_without_a_whole_number_of_slots_is_refused_naming_it(tmp_path: Path):

@@ -63,3 +63,23 @@ def with_airflow_env(settings: Settings) -> dict[str, str]:
 def airflow_command(airflow_args: list[str]) -> list[str]:
     """The Airflow CLI of this environment."""
     return [str(Path(sys.executable).with_name("airflow")), *airflow_args]
+
+
+def export_airflow_connections(settings: Settings, conn_ids: list[str]) -> None:
+    """Hand the local Airflow's connections `conn_ids` to this process as `AIRFLOW_CONN_<ID>` (a URI, as Airflow
+    documents): outside a task, Airflow 3 reads connections from the environment and secrets backends, not
+    from the metadata DB where `logistics airflow-settings load` put them. Asked through Airflow's own CLI
+    (`airflow connections get`); one already in the environment is kept, one Airflow does not know is left out
+    (reading it then fails naming it)."""
+    import json
+    import subprocess
+
+    for conn_id in conn_ids:
+        var = f"AIRFLOW_CONN_{conn_id.upper()}"
+        if var in os.environ:
+            continue
+        proc = subprocess.run(airflow_command(["connections", "get", conn_id, "--output", "json"]),
+                              env=with_airflow_env(settings), cwd=PROJECT_ROOT, capture_output=True, text=True)
+        found = [line for line in proc.stdout.splitlines() if line.startswith("[")]
+        if proc.returncode == 0 and found:
+            os.environ[var] = json.loads(found[-1])[0]["get_uri"]

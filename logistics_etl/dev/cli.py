@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 from datetime import date
 
-from logistics_etl.dev.airflow_env import airflow_command, with_airflow_env
+from logistics_etl.dev.airflow_env import airflow_command, export_airflow_connections, with_airflow_env
 from logistics_etl.dev.args import at_least, positive_number, table_names
 from logistics_etl.dev.lake_commands import add_parsers as add_lake_parsers
 from logistics_etl.dev.night_run import cmd_run
@@ -238,12 +239,31 @@ def _user_errors() -> tuple[type[Exception], ...]:
             FileNotFoundError)
 
 
+def _airflow_connections_read(args, settings: Settings) -> list[str]:
+    """The Airflow connections this command reads: an `airflow://` source, a blob lake's credentials."""
+    from logistics_etl.lake.storage import is_blob_url
+    from logistics_etl.orchestration.connections import AIRFLOW_SCHEME
+
+    command = args.func.__name__
+    source = getattr(args, "source", None) or settings.source_url
+    lake = getattr(args, "lake", None) or settings.lake_root
+    ids = [source.removeprefix(AIRFLOW_SCHEME)] if command == "cmd_extract" and source.startswith(AIRFLOW_SCHEME) \
+        else []
+    if (command in ("cmd_extract", "cmd_history", "cmd_dbt", "cmd_lake", "cmd_rebuild") and is_blob_url(str(lake))
+            and not os.environ.get("AZURE_STORAGE_CONNECTION_STRING")):
+        ids.append(settings.lake_conn_id)
+    return ids
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        return args.func(args, load_settings())
+        settings = load_settings()
+        if conn_ids := _airflow_connections_read(args, settings):
+            export_airflow_connections(settings, conn_ids)
+        return args.func(args, settings)
     except Exception as exc:
         if not isinstance(exc, _user_errors()):
             raise
