@@ -150,6 +150,30 @@ def test_every_model_compiled_for_sqlserver_parses_as_tsql(tmp_path: Path, incre
     assert "openjson" in extract_batches and "list_transform" not in extract_batches
     assert "dateadd" in parsed["dim_date"].sql(dialect="tsql").lower()
     assert incremental_strategies(tmp_path / "sqlserver") == {"delete+insert"}
+    # the gold contracts' types, which dbt-sqlserver writes into CREATE TABLE as declared
+    tables = contract_tables(tmp_path / "sqlserver")
+    assert len(tables) >= 11
+    misread = {name: [(c, t) for c, t in columns if t.lower() in SQLSERVER_MISREADS]
+               for name, columns in tables.items()}
+    assert not any(misread.values()), {k: v for k, v in misread.items() if v}
+    for name, columns in tables.items():
+        ddl = f"create table gold.{name} (" + ", ".join(f"[{c}] {t}" for c, t in columns) + ")"
+        assert len(list(sqlglot.parse_one(ddl, read="tsql").find_all(exp.ColumnDef))) == len(columns), ddl
+
+
+# what SQL Server does with a type other warehouses take: rejects it, or reads something else
+SQLSERVER_MISREADS = {"boolean": "not a type", "double": "not a type", "string": "not a type",
+                      "timestamp": "rowversion, not a time", "varchar": "varchar(1) in CREATE TABLE",
+                      "text": "deprecated LOB", "nvarchar": "nvarchar(1) in CREATE TABLE"}
+
+
+def contract_tables(target_path: Path) -> dict[str, list[tuple[str, str]]]:
+    """Each model with an enforced contract: its columns and their declared types as rendered for the target
+    of the manifest in `target_path`."""
+    manifest = json.loads((target_path / "manifest.json").read_text())
+    return {n["name"]: [(c["name"], c["data_type"]) for c in n["columns"].values()]
+            for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["config"].get("contract", {}).get("enforced")}
 
 
 @BRANCHES
