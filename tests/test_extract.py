@@ -758,3 +758,36 @@ def test_a_table_that_fails_does_not_stop_the_others_on_the_cli(tmp_path):
     assert landed == {t.name for t in TABLES} - {"Warehouses"}, proc.stdout
     lake = Lake(tmp_path / "data" / "lake")
     assert lake.manifests("Warehouses") == [] and len(lake.manifests("ShipmentEvents")) == 1
+
+
+def test_a_row_inserted_while_an_extract_reads_is_tombstoned_when_it_is_deleted(source_db: Path, tmp_path: Path):
+    """An incremental extract takes the key snapshot before it reads the changed rows. A row inserted between
+    the two (here into the real SQLite source, right after the snapshot's statement was read) lands with the
+    batch; the snapshot kept for the next night must hold it, or its deletion is never seen and silver keeps
+    the row forever."""
+    lake = Lake(tmp_path / "lake")
+    carriers = get_table("Carriers")
+    extract_table(carriers, url(source_db), lake)
+    snapshot_sql = queries.key_snapshot(carriers, queries.dialect_for(url(source_db)))
+
+    def racing_reader(source_url, sql, batch_size):
+        reader = read_arrow(source_url, sql, batch_size)
+        batches = list(reader)
+        if sql == snapshot_sql:
+            con = sqlite3.connect(source_db)
+            with con:
+                modified = con.execute('SELECT MAX("ModifiedAt") FROM "Carriers"').fetchone()[0]
+                con.execute('INSERT INTO "Carriers" VALUES (999, \'LATE\', \'Late Carrier\', \'Road\', ?)', (modified,))
+            con.close()
+        return pa.RecordBatchReader.from_batches(reader.schema, batches)
+
+    racing = extract_table(carriers, url(source_db), lake, reader=racing_reader)
+    assert (racing.mode, racing.rows, racing.deleted_rows) == ("incremental", 1, 0)
+    con = sqlite3.connect(source_db)
+    with con:
+        con.execute('DELETE FROM "Carriers" WHERE "CarrierID" = 999')
+    con.close()
+    after = extract_table(carriers, url(source_db), lake)
+    assert (after.rows, after.deleted_rows) == (0, 1)
+    rows = DeltaTable(str(tmp_path / "lake" / "bronze" / "Carriers")).to_pyarrow_table().to_pylist()
+    assert sorted((r["_batch_id"], r["_is_deleted"]) for r in rows if r["CarrierID"] == 999) == [(2, False), (3, True)]

@@ -88,6 +88,9 @@ def extract_table(table: Table, source_url: str, lake: Lake, options: ExtractOpt
         keys = plan.keys
         if keys is None:  # a full read: the keys read are the snapshot, kept in the batches' own chunks
             keys = pa.chunked_array([k.cast(pa.int64()) for k in changed_keys], type=pa.int64())
+        elif changed_keys:  # a row inserted after the snapshot was taken and read after it: it is in the source
+            # now, so the snapshot kept for the next night holds it, and its deletion then is seen
+            keys = pc.unique(pa.chunked_array([keys, *(k.cast(pa.int64()) for k in changed_keys)], type=pa.int64()))
         files = [f for sl in slices for f in sl.files]
         writer = PartWriter(staging, schema, options.rows_per_file, prefix="part-deletes-" if files else "part-")
         gone = _deleted_keys(lake.latest_keys(table.name, table.key, manifests), keys,
