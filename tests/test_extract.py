@@ -502,6 +502,8 @@ def test_queries_per_dialect_and_no_password_in_logs():
     since = datetime(2025, 6, 1, 1, 2, 3, 456789, tzinfo=UTC)
     assert queries.changed_rows(shipments, queries.dialect_for("mssql://u:p@h:1433/LogisticsDB"), since) == (
         "SELECT * FROM [dbo].[Shipments] WHERE [ModifiedAt] > CAST('2025-06-01T01:02:03.456789' AS DATETIME2(7))")
+    assert queries.rows_by_keys(shipments, queries.dialect_for("mssql://u:p@h:1433/LogisticsDB"), [7, 9]) == (
+        "SELECT * FROM [dbo].[Shipments] WHERE [ShipmentID] IN (7, 9)")
     assert queries.changed_rows(shipments, queries.dialect_for("postgresql://h/db"), since) == (
         "SELECT * FROM \"dbo\".\"Shipments\" WHERE \"ModifiedAt\" > TIMESTAMP '2025-06-01 01:02:03.456789'")
     events = get_table("ShipmentEvents")
@@ -791,3 +793,29 @@ def test_a_row_inserted_while_an_extract_reads_is_tombstoned_when_it_is_deleted(
     assert (after.rows, after.deleted_rows) == (0, 1)
     rows = DeltaTable(str(tmp_path / "lake" / "bronze" / "Carriers")).to_pyarrow_table().to_pylist()
     assert sorted((r["_batch_id"], r["_is_deleted"]) for r in rows if r["CarrierID"] == 999) == [(2, False), (3, True)]
+
+
+def test_a_row_deleted_one_night_and_restored_the_next_lands_again(source_db: Path, tmp_path: Path):
+    """A row hard-deleted (tombstoned the next night) and then put back with its old `ModifiedAt`, below every
+    later read's window: the night it is back, its key is in the snapshot but was not in the last one and no
+    read saw it, so it is read by key and lands again, after its tombstone (silver takes the newest batch)."""
+    lake = Lake(tmp_path / "lake")
+    customers = get_table("Customers")
+    extract_table(customers, url(source_db), lake)
+    con = sqlite3.connect(source_db)
+    with con:
+        kept = con.execute('SELECT * FROM "Customers" WHERE "CustomerID" = 7').fetchone()
+        con.execute('DELETE FROM "Customers" WHERE "CustomerID" = 7')
+    deleted = extract_table(customers, url(source_db), lake)
+    assert (deleted.rows, deleted.deleted_rows) == (0, 1)
+    generator.advance(source_db, 2)  # two change days: the restored row's ModifiedAt is far below the window
+    with con:
+        con.execute(f'INSERT INTO "Customers" VALUES ({", ".join("?" * len(kept))})', kept)
+    con.close()
+    restored = extract_table(customers, url(source_db), lake)
+    rows = DeltaTable(str(tmp_path / "lake" / "bronze" / "Customers")).to_pyarrow_table().to_pylist()
+    versions = sorted((r["_batch_id"], r["_is_deleted"]) for r in rows if r["CustomerID"] == 7)
+    assert versions == [(1, False), (2, True), (3, False)], versions
+    again = [r for r in rows if r["CustomerID"] == 7 and r["_batch_id"] == 3][0]
+    assert again["CustomerCode"] == kept[1] and restored.deleted_rows == 0
+    assert extract_table(customers, url(source_db), lake).rows == 0  # read once, not every night

@@ -131,6 +131,13 @@ def changed_rows(table: Table, dialect: Dialect, since: datetime | int | None,
     return sql
 
 
+def rows_by_keys(table: Table, dialect: Dialect, keys: list[int], columns: list[str] | None = None) -> str:
+    """The rows of these keys, whatever their watermark column says."""
+    listed = ", ".join(str(int(k)) for k in keys)
+    return (f"SELECT {', '.join(columns) if columns else '*'} FROM {dialect.table_ref(table)} "
+            f"WHERE {dialect.quote(table.key)} IN ({listed})")
+
+
 def split_key_range(low: int, high: int, parts: int) -> list[tuple[int | None, int | None]]:
     """Up to `parts` contiguous, non-overlapping key slices that split [low, high] evenly. The first is open
     below and the last open above, so together they cover every key, including keys inserted after

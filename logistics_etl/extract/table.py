@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
@@ -82,6 +82,15 @@ def extract_table(table: Table, source_url: str, lake: Lake, options: ExtractOpt
     with lake.stage(table.name, plan.batch_id) as staging:
         target = BatchTarget(table, staging, plan.batch_id, extracted_at, options.rows_per_file, landed, plan.scaled)
         slices = _read_slices(target, plan, options, source_url, reader, Progress(table.name, progress))
+        previous = lake.latest_keys(table.name, table.key, manifests)
+        if plan.mode == "incremental" and len(back := _keys_back(previous, plan.keys, slices)):
+            # keys gone at the last snapshot and in the source again (a restored row keeps its old ModifiedAt,
+            # below the read's window), or rows inserted with an old ModifiedAt: read by key, all of them
+            log.warning("table %s: %s keys not in the last snapshot and not changed since (restored, or written "
+                        "with an old %s): read by key", table.name, len(back), table.watermark_column)
+            rows = _rows_by_keys(table, plan, source_url, back, reader, options.batch_size)
+            slices.append(stream_slice(replace(target, landed=None), rows, "part-back-",
+                                       Progress(table.name, progress)))
         schema = next((sl.schema for sl in slices if sl.schema is not None),
                       pa.schema([pa.field(c.name, c.arrow_type) for c in table.columns] + META_FIELDS))
         changed_keys = [k for sl in slices for k in sl.changed_keys]
@@ -93,7 +102,7 @@ def extract_table(table: Table, source_url: str, lake: Lake, options: ExtractOpt
             keys = pc.unique(pa.chunked_array([keys, *(k.cast(pa.int64()) for k in changed_keys)], type=pa.int64()))
         files = [f for sl in slices for f in sl.files]
         writer = PartWriter(staging, schema, options.rows_per_file, prefix="part-deletes-" if files else "part-")
-        gone = _deleted_keys(lake.latest_keys(table.name, table.key, manifests), keys,
+        gone = _deleted_keys(previous, keys,
                              changed_keys if plan.mode == "incremental" else [])
         if len(gone):
             writer.write(tombstones(target, schema, gone))
@@ -131,6 +140,27 @@ def _read_slices(target: BatchTarget, plan: ReadPlan, options: ExtractOptions, s
         return [pages(0)]
     with ThreadPoolExecutor(max_workers=len(ranges), thread_name_prefix=f"extract-{table.name}") as pool:
         return list(pool.map(pages, range(len(ranges))))
+
+
+KEYS_PER_STATEMENT = 1000
+
+
+def _keys_back(previous: pa.Array | None, snapshot: pa.Array, slices: list[Slice]) -> pa.Array:
+    """The keys of this snapshot that the last one did not hold and that this read did not see."""
+    if previous is None:
+        return pa.array([], pa.int64())
+    back = pc.filter(snapshot, pc.invert(pc.is_in(snapshot, previous)))
+    read = [k.cast(pa.int64()) for sl in slices for k in sl.changed_keys]
+    return pc.filter(back, pc.invert(pc.is_in(back, pa.chunked_array(read, type=pa.int64())))) if read else back
+
+
+def _rows_by_keys(table: Table, plan: ReadPlan, source_url: str, keys: pa.Array, reader: Reader,
+                  batch_size: int) -> Iterator[pa.RecordBatch]:
+    dialect = queries.dialect_for(source_url)
+    listed = keys.to_pylist()
+    for i in range(0, len(listed), KEYS_PER_STATEMENT):
+        sql = queries.rows_by_keys(table, dialect, listed[i:i + KEYS_PER_STATEMENT], plan.columns)
+        yield from reader(source_url, sql, batch_size)
 
 
 def _deleted_keys(previous: pa.Array | None, keys, read_after_snapshot: list[pa.Array]) -> pa.Array:
