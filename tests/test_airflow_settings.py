@@ -53,7 +53,7 @@ def test_a_required_value_that_is_not_set_is_named(tmp_path: Path):
         read_settings_file(f, environ={})
 
 
-def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
+def test_one_command_loads_them_into_the_local_airflow_and_the_cli_reads_them(data_dir: Path):
     secret = "pw-" + os.urandom(6).hex()
     out = run_cli("airflow-settings", "load", env_extra={"SQLSERVER_PASSWORD": secret,
                                                           "LOGISTICS_EXTRACT_TASKS": "5"}).stdout
@@ -77,11 +77,9 @@ def test_one_command_loads_them_into_the_local_airflow(data_dir: Path):
     assert got == ["mssql", "sqlserver.logistics.internal", 1433, "LogisticsDB", secret, "dev",
                    {"driver_memory": "2g", "executor_memory": "4g"}]
 
-
-def test_the_cli_reads_a_source_from_a_connection_just_loaded(data_dir: Path):
-    """`logistics extract --source airflow://<conn_id>` outside a task, right after `logistics airflow-settings
-    load` put the connection in the metadata DB (where Airflow 3 does not look outside a task): the CLI asks
-    the local Airflow for it and reads the source it names (the stand-in, as a `sqlite` connection)."""
+    # `logistics extract --source airflow://<conn_id>` outside a task, right after `logistics airflow-settings
+    # load` put the connection in the metadata DB (where Airflow 3 does not look outside a task): the CLI asks
+    # the local Airflow for it and reads the source it names (the stand-in, as a `sqlite` connection)
     run_cli("source", "generate", "--scale", "0.01")
     settings_file = data_dir / "settings.yaml"
     settings_file.write_text("airflow:\n  connections:\n    - conn_id: standin_source\n      conn_type: sqlite\n"
