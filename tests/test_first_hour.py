@@ -45,8 +45,11 @@ def test_the_readmes_working_on_it_commands_run_as_written_in_a_fresh_shell(tmp_
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     assert "Completed successfully" in proc.stdout, proc.stdout[-3000:]  # dbt build
     assert "usage: logistics" in proc.stdout and "All Finished" in proc.stdout, proc.stdout[-3000:]
-    # (dbt's summary says WARN=0)
-    assert not re.search(r"\bwarn(ing)?\b(?!=0)", proc.stdout + proc.stderr, re.IGNORECASE), proc.stdout[-3000:]
+    # (dbt's summary says WARN=0; and now and then Python's multiprocessing warns at exit of a semaphore of
+    # sqlfluff's process pool, which sqlfluff joins: its runner.py says so; not the project's to silence)
+    output = "\n".join(line for line in (proc.stdout + proc.stderr).splitlines()
+                       if "resource_tracker" not in line and "warnings.warn('resource_tracker" not in line)
+    assert not re.search(r"\bwarn(ing)?\b(?!=0)", output, re.IGNORECASE), output[-3000:]
     # the lint covered every model: nothing under the models' folders is ignored
     ignored = (PROJECT_ROOT / ".sqlfluffignore").read_text().split()
     assert not [p for p in ignored if p.strip("/") in ("dbt_project", "snapshots", "tests")], ignored

@@ -33,7 +33,7 @@ checked as (
 
     select
         orders.*,
-        cast(round(orders.total_amount * rates.usd_per_unit, 2) as decimal(18, 2)) as total_amount_usd,
+        {{ usd_amount('orders.total_amount', 'rates.usd_per_unit') }} as total_amount_usd,
         case
             when {{ flag_is_true('orders.is_deleted') }} then null
             when customers.customer_id is null then 'unknown_customer'
@@ -41,6 +41,7 @@ checked as (
             when statuses.status_code is null then 'unknown_order_status'
             when rates.currency_code is null then 'unknown_currency'
             when orders.total_amount is null or orders.total_amount < 0 then 'negative_total_amount'
+            when {{ usd_amount('orders.total_amount', 'rates.usd_per_unit') }} is null then 'usd_amount_out_of_range'
         end as quarantine_reason
     from orders
     left join customers

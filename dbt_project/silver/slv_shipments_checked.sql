@@ -45,7 +45,7 @@ checked as (
 
     select
         shipments.*,
-        cast(round(shipments.freight_cost * rates.usd_per_unit, 2) as decimal(18, 2)) as freight_cost_usd,
+        {{ usd_amount('shipments.freight_cost', 'rates.usd_per_unit') }} as freight_cost_usd,
         case
             when {{ flag_is_true('shipments.is_deleted') }} then null
             when carriers.carrier_id is null then 'unknown_carrier'
@@ -55,6 +55,9 @@ checked as (
             when shipments.delivered_at < shipments.shipped_at then 'delivered_before_shipped'
             when statuses.status_code is null then 'unknown_shipment_status'
             when rates.currency_code is null then 'unknown_currency'
+            when shipments.freight_cost is not null
+                and {{ usd_amount('shipments.freight_cost', 'rates.usd_per_unit') }} is null
+                then 'usd_amount_out_of_range'
         end as quarantine_reason
     from shipments
     left join orders
