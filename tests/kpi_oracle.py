@@ -28,6 +28,11 @@ def _money(value: float | None) -> Decimal | None:
     return None if value is None else Decimal(repr(value)).quantize(CENT, ROUND_HALF_UP)
 
 
+def _plausible(at) -> bool:
+    """macros/is_plausible_time.sql: null, or from 1990 up to 2100."""
+    return at is None or 1990 <= at.year < 2100
+
+
 def _usd(amount: Decimal, currency: str) -> Decimal:
     return (amount * RATES[currency]).quantize(CENT, ROUND_HALF_UP)
 
@@ -41,6 +46,10 @@ def compute(source: Path) -> dict:
     warehouses = {r[0] for r in q('SELECT "WarehouseID", "WarehouseCode" FROM "Warehouses"') if r[1] is not None}
     routes = {r[0] for r in q('SELECT "RouteID", "OriginWarehouseID", "DistanceKm", "PlannedTransitHours" '
                               'FROM "Routes"') if r[1] in warehouses and r[2] and r[2] > 0 and r[3] and r[3] > 0}
+    vehicles = {r[0] for r in q('SELECT "VehicleID", "CarrierID", "CapacityKg" FROM "Vehicles"')
+                if r[1] in carriers and r[2] is not None and r[2] > 0}
+    drivers = {r[0] for r in q('SELECT "DriverID", "CarrierID", "LicenseNumber" FROM "Drivers"')
+               if r[1] in carriers and r[2] is not None}
     owner: dict[str, int] = {}
     customers = q('SELECT "CustomerID", "CustomerCode", "Segment" FROM "Customers" ORDER BY "CustomerID"')
     for cid, code, _ in customers:
@@ -51,7 +60,7 @@ def compute(source: Path) -> dict:
     for oid, cid, at, status, cur, amount in q('SELECT "OrderID", "CustomerID", "OrderedAt", "Status", '
                                                '"Currency", "TotalAmount" FROM "Orders"'):
         amount = _money(amount)
-        if (cid in segment and at is not None and status in ORDER_STATUSES and cur in RATES
+        if (cid in segment and at is not None and _plausible(_ts(at)) and status in ORDER_STATUSES and cur in RATES
                 and amount is not None and amount >= 0):
             orders[oid] = (cid, _ts(at), status, _usd(amount, cur))
 
@@ -65,12 +74,16 @@ def compute(source: Path) -> dict:
     facts = {}
     perf: dict[tuple, list] = defaultdict(lambda: [0, 0, 0.0, Decimal("0.00")])
     for row in q('SELECT "ShipmentID", "OrderID", "CarrierID", "RouteID", "ShippedAt", "PromisedAt", '
-                 '"DeliveredAt", "Status", "WeightKg", "FreightCost", "Currency" FROM "Shipments"'):
-        sid, oid, car, route, shipped, promised, delivered, status, weight, cost, cur = row
+                 '"DeliveredAt", "Status", "WeightKg", "FreightCost", "Currency", "VehicleID", "DriverID" '
+                 'FROM "Shipments"'):
+        sid, oid, car, route, shipped, promised, delivered, status, weight, cost, cur, vehicle, driver = row
         shipped, promised, delivered = _ts(shipped), _ts(promised), _ts(delivered)
         weight = _money(weight)
         valid = (car in carriers and oid in orders and route in routes and weight is not None and weight > 0
+                 and (vehicle is None or vehicle in vehicles) and (driver is None or driver in drivers)
+                 and all(_plausible(t) for t in (shipped, promised, delivered))
                  and not (delivered is not None and shipped is not None and delivered < shipped)
+                 and (cost is None or _money(cost) >= 0)
                  and status in SHIPMENT_STATUSES and cur in RATES)
         if not valid or shipped is None:
             continue

@@ -38,6 +38,7 @@ checked as (
             when {{ flag_is_true('orders.is_deleted') }} then null
             when customers.customer_id is null then 'unknown_customer'
             when orders.ordered_at is null then 'missing_ordered_at'
+            when not {{ is_plausible_time('orders.ordered_at') }} then 'implausible_timestamp'
             when statuses.status_code is null then 'unknown_order_status'
             when rates.currency_code is null then 'unknown_currency'
             when orders.total_amount is null or orders.total_amount < 0 then 'negative_total_amount'

@@ -26,6 +26,18 @@ routes as (
 
 ),
 
+vehicles as (
+
+    select vehicle_id from {{ ref('slv_vehicles') }}
+
+),
+
+drivers as (
+
+    select driver_id from {{ ref('slv_drivers') }}
+
+),
+
 rates as (
 
     select
@@ -51,8 +63,14 @@ checked as (
             when carriers.carrier_id is null then 'unknown_carrier'
             when orders.order_id is null then 'unknown_order'
             when routes.route_id is null then 'unknown_route'
+            when shipments.vehicle_id is not null and vehicles.vehicle_id is null then 'unknown_vehicle'
+            when shipments.driver_id is not null and drivers.driver_id is null then 'unknown_driver'
             when shipments.weight_kg is null or shipments.weight_kg <= 0 then 'weight_not_positive'
+            when not {{ is_plausible_time('shipments.shipped_at') }} then 'implausible_timestamp'
+            when not {{ is_plausible_time('shipments.promised_at') }} then 'implausible_timestamp'
+            when not {{ is_plausible_time('shipments.delivered_at') }} then 'implausible_timestamp'
             when shipments.delivered_at < shipments.shipped_at then 'delivered_before_shipped'
+            when shipments.freight_cost < 0 then 'negative_freight_cost'
             when statuses.status_code is null then 'unknown_shipment_status'
             when rates.currency_code is null then 'unknown_currency'
             when shipments.freight_cost is not null
@@ -66,6 +84,10 @@ checked as (
         on shipments.carrier_id = carriers.carrier_id
     left join routes
         on shipments.route_id = routes.route_id
+    left join vehicles
+        on shipments.vehicle_id = vehicles.vehicle_id
+    left join drivers
+        on shipments.driver_id = drivers.driver_id
     left join rates
         on shipments.currency = rates.currency_code
     left join statuses
