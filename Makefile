@@ -14,7 +14,7 @@ setup:
 	@echo "set-up: the locked environment into .venv (uv sync --frozen: Airflow, cosmos, dbt, DuckDB, delta-rs, ...;"
 	@echo "set-up: a few minutes on a new machine, seconds after)"
 	@# --compile-bytecode: every later process (each Airflow task, each dbt command) starts from cached
-	@# bytecode, also where PYTHONDONTWRITEBYTECODE is set; about 20 s once, then a few seconds
+	@# bytecode, also where PYTHONDONTWRITEBYTECODE is set; once per new package, then quickly
 	@python3 tools/progress.py set-up -- $(UV) sync --frozen --compile-bytecode
 
 ## Run the whole pipeline end to end on the embedded defaults (source stand-in, local lake, DuckDB, Airflow).
